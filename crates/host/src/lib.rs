@@ -1,1 +1,14 @@
-//! placeholder
+//! The Linux host backend of wms: discovers the host's real login sessions (kernel audit
+//! sessions) from `/proc`, resolves users, groups and host names, reads the configuration,
+//! and carries out operations on sessions. `discover` is where sessions are found,
+//! `close` is where a session is killed, `sys` holds every raw system call.
+
+pub mod close;
+pub mod config;
+pub mod discover;
+pub mod identity;
+pub mod procfs;
+mod sys;
+
+pub use config::{Config, ConfigError};
+pub use discover::Host;

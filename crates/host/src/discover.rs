@@ -1,0 +1,205 @@
+//! Session discovery: every live process with an audit session ID, grouped into the
+//! sessions of SPEC section 3, with every field this host can know.
+
+use crate::config::Config;
+use crate::identity::{own_role, HostNames, UserCache};
+use crate::procfs::{self, Stat};
+use std::collections::BTreeMap;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+use wms_core::{Caller, Outcome, Pid, Session, SessionId, SessionState, Uid};
+
+/// A process that belongs to a login session.
+#[derive(Debug, Clone)]
+pub struct SessionProcess {
+    pub session: SessionId,
+    pub login_uid: u32,
+    pub stat: Stat,
+}
+
+/// Reads every live process that belongs to a login session. Processes that exit during
+/// the scan are simply not part of it.
+pub fn scan() -> io::Result<Vec<SessionProcess>> {
+    let mut out = Vec::new();
+    for pid in procfs::pids()? {
+        let Some(session) = procfs::session_id(pid).and_then(SessionId::from_kernel) else {
+            continue;
+        };
+        let (Some(stat), Some(login_uid)) = (procfs::stat(pid), procfs::login_uid(pid)) else {
+            continue;
+        };
+        if !stat.is_dead() {
+            out.push(SessionProcess {
+                session,
+                login_uid,
+                stat,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The names that the processes opening sessions go by, and the Service each stands for.
+fn service_of(comm: &str) -> Option<&'static str> {
+    Some(match comm {
+        "sshd" | "sshd-session" | "sshd-auth" => "sshd",
+        "login" => "login",
+        "gdm-session-wor" => "gdm",
+        "lightdm" => "lightdm",
+        "sddm-helper" => "sddm",
+        "cron" | "CRON" => "cron",
+        "su" => "su",
+        "sudo" => "sudo",
+        "runuser" => "runuser",
+        "systemd" => "systemd-user",
+        _ => return None,
+    })
+}
+
+fn is_sshd(comm: &str) -> bool {
+    matches!(comm, "sshd" | "sshd-session" | "sshd-auth")
+}
+
+/// The host as wms sees it: its configuration and names.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub config: Config,
+    pub names: HostNames,
+}
+
+impl Host {
+    pub fn new(config: Config) -> Host {
+        Host {
+            config,
+            names: HostNames::discover(),
+        }
+    }
+
+    /// The caller, when the engine runs in-process with the caller's own identity.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            uid: Uid(rustix::process::getuid().as_raw()),
+            role: own_role(&self.config),
+            own_session: procfs::session_id(Pid(std::process::id() as i32))
+                .and_then(SessionId::from_kernel),
+        }
+    }
+
+    /// Every login session on this host, in session ID order.
+    pub fn sessions(&self) -> io::Result<Vec<Session>> {
+        let procs = scan()?;
+        let mut by_session: BTreeMap<SessionId, Vec<SessionProcess>> = BTreeMap::new();
+        for p in procs {
+            by_session.entry(p.session).or_default().push(p);
+        }
+        let boot = procfs::boot_time();
+        let tick = rustix::param::clock_ticks_per_second().max(1);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut users = UserCache::default();
+        Ok(by_session
+            .into_iter()
+            .map(|(id, mut procs)| {
+                procs.sort_by_key(|p| (p.stat.start_time, p.stat.pid));
+                self.build(id, &procs, &mut users, boot, tick, now)
+            })
+            .collect())
+    }
+
+    fn build(
+        &self,
+        id: SessionId,
+        procs: &[SessionProcess],
+        users: &mut UserCache,
+        boot: Option<i64>,
+        tick: u64,
+        now: i64,
+    ) -> Session {
+        let in_session = |pid: Pid| procs.iter().any(|p| p.stat.pid == pid);
+        // The leader opened the session: the oldest process whose parent is outside it.
+        let leader = procs
+            .iter()
+            .find(|p| !in_session(p.stat.ppid))
+            .unwrap_or(&procs[0]);
+        let uid = Uid(leader.login_uid);
+        let user = users.get(uid, &self.config).clone();
+        let has_sshd = procs.iter().any(|p| is_sshd(&p.stat.comm));
+        let client = ssh_client(procs);
+        let remote = has_sshd || client.is_some();
+        let tty = procs.iter().find_map(|p| procfs::tty_name(p.stat.tty_nr));
+        let vt = tty.as_deref().and_then(procfs::vt_number);
+        let state = match (remote, has_sshd) {
+            (true, true) => SessionState::RemoteConnection,
+            (true, false) => SessionState::Disconnected,
+            (false, _) => SessionState::ConnectedToStation,
+        };
+        let service = if remote {
+            Some("sshd")
+        } else {
+            service_of(&leader.stat.comm)
+        };
+        Session {
+            session_id: id,
+            state,
+            user_name: user.name,
+            domain_name: self.names.domain.clone(),
+            is_admin: user.is_admin,
+            station_id: if remote { Some(0) } else { vt },
+            computer_name: self.names.fqdn.clone(),
+            client_name: if remote { client } else { tty.clone() },
+            idle_seconds: tty.as_deref().and_then(|t| idle_seconds(t, now)),
+            tty,
+            service: service.map(str::to_string),
+            logon_time: boot
+                .map(|b| wms_core::time::rfc3339_utc(b + (leader.stat.start_time / tick) as i64)),
+            process_count: procs.len() as u32,
+            leader_pid: Some(leader.stat.pid),
+            uid,
+        }
+    }
+
+    /// Closes (logs off) `session`: see [`crate::close`].
+    pub fn close(&self, session: &Session) -> Outcome {
+        match crate::close::close_session(
+            session.session_id,
+            self.config.grace(),
+            self.config.kill_deadline(),
+        ) {
+            Ok(report) => {
+                tracing::debug!(
+                    session = session.session_id.0,
+                    terminated = report.terminated,
+                    killed = report.killed,
+                    "session closed"
+                );
+                Outcome::Done
+            }
+            Err(cause) => Outcome::Failed(cause),
+        }
+    }
+}
+
+/// The remote peer of an ssh session, from `SSH_CONNECTION` of its oldest process that
+/// has it (sshd itself does not carry it; the user's shell does).
+fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
+    procs
+        .iter()
+        .filter(|p| !is_sshd(&p.stat.comm))
+        .find_map(|p| {
+            let env = procfs::environ(p.stat.pid)?;
+            let v = procfs::environ_value(&env, "SSH_CONNECTION")?;
+            let peer = String::from_utf8_lossy(v)
+                .split_ascii_whitespace()
+                .next()?
+                .to_string();
+            Some(peer)
+        })
+}
+
+/// Seconds since the terminal last had input, from its device's access time (as `w`).
+fn idle_seconds(tty: &str, now: i64) -> Option<u64> {
+    let st = rustix::fs::stat(format!("/dev/{tty}")).ok()?;
+    Some((now - st.st_atime).max(0) as u64)
+}

@@ -1,0 +1,194 @@
+//! Readers and parsers for the few `/proc` files wms needs. The parsers are pure and take
+//! hostile content: a process name may hold spaces, parentheses and newlines, so
+//! `/proc/PID/stat` is split at the *last* `)` and never at the first.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use wms_core::Pid;
+
+/// The fields of `/proc/PID/stat` that wms uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: Pid,
+    pub comm: String,
+    /// `R`, `S`, `D`, `T`, `t`, `Z`, `X`, ...
+    pub state: char,
+    pub ppid: Pid,
+    /// The controlling terminal's device number, 0 for none.
+    pub tty_nr: u32,
+    /// Start time in clock ticks since boot; with the PID it names one process for good.
+    pub start_time: u64,
+}
+
+impl Stat {
+    /// A zombie or dead process holds nothing and is not counted as alive.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses the content of `/proc/PID/stat`.
+pub fn parse_stat(s: &str) -> Option<Stat> {
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    if close < open {
+        return None;
+    }
+    let pid: i32 = s[..open].trim().parse().ok()?;
+    let comm = s[open + 1..close].to_string();
+    // Fields after the name, numbered as in proc(5) from 3 (state).
+    let mut rest = s[close + 1..].split_ascii_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid: i32 = rest.next()?.parse().ok()?;
+    let _pgrp = rest.next()?;
+    let _session = rest.next()?;
+    let tty_nr: i64 = rest.next()?.parse().ok()?;
+    // Fields 8..=21 are not needed; start time is field 22.
+    let start_time: u64 = rest.nth(21 - 8 + 1)?.parse().ok()?;
+    Some(Stat {
+        pid: Pid(pid),
+        comm,
+        state,
+        ppid: Pid(ppid),
+        tty_nr: tty_nr as u32,
+        start_time,
+    })
+}
+
+/// Parses a decimal u32 file such as `/proc/PID/sessionid` or `/proc/PID/loginuid`.
+pub fn parse_u32(s: &str) -> Option<u32> {
+    s.trim().parse().ok()
+}
+
+/// The value of `key` in a NUL-separated environment block.
+pub fn environ_value<'a>(env: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    env.split(|b| *b == 0).find_map(|kv| {
+        kv.strip_prefix(key.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"="))
+    })
+}
+
+/// The name of a terminal device number as `ps` and `w` show it (`pts/3`, `tty2`).
+pub fn tty_name(tty_nr: u32) -> Option<String> {
+    if tty_nr == 0 {
+        return None;
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    match major {
+        136..=143 => Some(format!("pts/{}", (major - 136) * 256 + minor)),
+        4 if minor < 64 => Some(format!("tty{minor}")),
+        4 => Some(format!("ttyS{}", minor - 64)),
+        _ => None,
+    }
+}
+
+/// The virtual terminal number of a console tty name (`tty3` is 3).
+pub fn vt_number(tty: &str) -> Option<u32> {
+    tty.strip_prefix("tty")?.parse().ok()
+}
+
+/// Reads a small `/proc` file as text; `NotFound`/`ESRCH` mean the process is gone.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    fs::read_to_string(path)
+}
+
+/// Every numeric entry of `/proc`, i.e. every process (thread group) ID.
+pub fn pids() -> io::Result<Vec<Pid>> {
+    let mut out = Vec::with_capacity(512);
+    for entry in fs::read_dir("/proc")? {
+        let entry = entry?;
+        if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            out.push(Pid(pid));
+        }
+    }
+    Ok(out)
+}
+
+pub fn session_id(pid: Pid) -> Option<u32> {
+    parse_u32(&read_text(Path::new(&format!("/proc/{pid}/sessionid"))).ok()?)
+}
+
+pub fn login_uid(pid: Pid) -> Option<u32> {
+    parse_u32(&read_text(Path::new(&format!("/proc/{pid}/loginuid"))).ok()?)
+}
+
+pub fn stat(pid: Pid) -> Option<Stat> {
+    // The name may not be UTF-8; a lossy read keeps the numeric fields intact.
+    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&String::from_utf8_lossy(&raw))
+}
+
+pub fn environ(pid: Pid) -> Option<Vec<u8>> {
+    fs::read(format!("/proc/{pid}/environ")).ok()
+}
+
+/// The boot time in seconds since the epoch (`btime` of `/proc/stat`).
+pub fn boot_time() -> Option<i64> {
+    read_text(Path::new("/proc/stat"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SSHD: &str = "1900 (sshd) S 1896 1900 1900 0 -1 4194560 512 0 0 0 1 0 0 0 20 0 1 0 123456 12345678 1234 18446744073709551615 0 0 0 0 0 0 0 4096 81926 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn parses_a_plain_stat() {
+        let s = parse_stat(SSHD).unwrap();
+        assert_eq!(s.pid, Pid(1900));
+        assert_eq!(s.comm, "sshd");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, Pid(1896));
+        assert_eq!(s.tty_nr, 0);
+        assert_eq!(s.start_time, 123456);
+    }
+
+    #[test]
+    fn hostile_names_do_not_shift_fields() {
+        let evil = SSHD.replace("(sshd)", "(a) R 1 2 3 (b\n) Z 9)");
+        let s = parse_stat(&evil).unwrap();
+        assert_eq!(s.comm, "a) R 1 2 3 (b\n) Z 9");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, Pid(1896));
+        assert_eq!(s.start_time, 123456);
+    }
+
+    #[test]
+    fn truncated_stat_is_rejected() {
+        assert_eq!(parse_stat("12 (x) S 1 2"), None);
+        assert_eq!(parse_stat(""), None);
+        assert_eq!(parse_stat(") 12 (x"), None);
+    }
+
+    #[test]
+    fn tty_numbers_name_like_ps() {
+        assert_eq!(tty_name(0), None);
+        assert_eq!(tty_name((136 << 8) | 3), Some("pts/3".into()));
+        // pts/300: minor 300 = low byte 44, high bits 1 in bits 20..
+        assert_eq!(
+            tty_name((136 << 8) | 44 | (1 << 20)),
+            Some("pts/300".into())
+        );
+        assert_eq!(tty_name((4 << 8) | 2), Some("tty2".into()));
+        assert_eq!(tty_name((4 << 8) | 65), Some("ttyS1".into()));
+        assert_eq!(vt_number("tty3"), Some(3));
+        assert_eq!(vt_number("pts/3"), None);
+    }
+
+    #[test]
+    fn environ_lookup() {
+        let env = b"A=1\0SSH_CONNECTION=10.0.0.5 5000 10.0.0.1 22\0SSH_CONNECTIONX=no\0";
+        assert_eq!(
+            environ_value(env, "SSH_CONNECTION"),
+            Some(&b"10.0.0.5 5000 10.0.0.1 22"[..])
+        );
+        assert_eq!(environ_value(env, "SSH"), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! Every raw system call of the backend, each a small wrapper. `rustix` covers pidfds,
+//! signals and polling without `unsafe`; only the resolver call below needs libc directly.
+
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::process::{pidfd_open, pidfd_send_signal, PidfdFlags, Signal};
+use std::ffi::{CStr, CString};
+use std::io;
+use std::time::Duration;
+use wms_core::Pid;
+
+/// A process pinned by a pidfd: signals sent through it reach that process and no other,
+/// even after its PID has been reused.
+#[derive(Debug)]
+pub struct PinnedProcess {
+    fd: OwnedFd,
+}
+
+impl PinnedProcess {
+    /// Opens a pidfd for `pid`. The caller must then check, *after* this call, that the
+    /// process is the one it meant (see `close::pin`), because the PID may have been
+    /// reused between the scan that found it and this call.
+    pub fn open(pid: Pid) -> io::Result<PinnedProcess> {
+        let raw = rustix::process::Pid::from_raw(pid.0)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let fd = pidfd_open(raw, PidfdFlags::empty())?;
+        Ok(PinnedProcess { fd })
+    }
+
+    pub fn signal(&self, sig: Signal) -> io::Result<()> {
+        Ok(pidfd_send_signal(&self.fd, sig)?)
+    }
+
+    /// Whether the process has exited (a pidfd polls readable once it has).
+    pub fn has_exited(&self) -> bool {
+        wait_any_exit(&[self], Duration::ZERO)
+            .map(|v| !v.is_empty())
+            .unwrap_or(true)
+    }
+}
+
+/// Waits up to `timeout` until at least one of `procs` has exited; returns the indexes of
+/// those that have.
+pub fn wait_any_exit(procs: &[&PinnedProcess], timeout: Duration) -> io::Result<Vec<usize>> {
+    if procs.is_empty() {
+        std::thread::sleep(timeout);
+        return Ok(Vec::new());
+    }
+    let mut fds: Vec<PollFd<'_>> = procs
+        .iter()
+        .map(|p| PollFd::new(&p.fd, PollFlags::IN))
+        .collect();
+    let ts = rustix::event::Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    loop {
+        match poll(&mut fds, Some(&ts)) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(fds
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.revents().is_empty())
+        .map(|(i, _)| i)
+        .collect())
+}
+
+impl AsFd for PinnedProcess {
+    fn as_fd(&self) -> rustix::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The canonical (fully qualified) name of `host` from the resolver, as `hostname -f`
+/// finds it; `None` when the resolver has none.
+pub fn canonical_name(host: &str) -> Option<String> {
+    let node = CString::new(host).ok()?;
+    // SAFETY: zeroed addrinfo is the documented way to build hints (all fields 0/NULL).
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = libc::AI_CANONNAME;
+    hints.ai_family = libc::AF_UNSPEC;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: node is a valid C string, hints is initialised, res is an out pointer.
+    let rc = unsafe { libc::getaddrinfo(node.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 || res.is_null() {
+        return None;
+    }
+    // SAFETY: res is a valid list from getaddrinfo; ai_canonname is NULL or a C string
+    // owned by that list, copied before the list is freed.
+    let name = unsafe {
+        let c = (*res).ai_canonname;
+        let n = (!c.is_null()).then(|| CStr::from_ptr(c).to_string_lossy().into_owned());
+        libc::freeaddrinfo(res);
+        n
+    };
+    name.filter(|n| !n.is_empty())
+}
