@@ -1,1 +1,63 @@
-fn main() {}
+//! `wms`: see and manage the login sessions of Linux hosts, MultiPoint style. Two
+//! spellings of one command set: `wms session close 3` and `wms Close-WmsSession 3`.
+//!
+//! Exit status: 0 when every target was handled, 1 when any target ended in an error,
+//! 2 for a usage or binding error (nothing was done).
+
+mod cli;
+mod cmdlet;
+mod confirm;
+mod debug_log;
+mod exec;
+mod output;
+mod pipeline;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // `wms <Verb>-WmsSession ...` is the cmdlet spelling; anything else is the Unix one.
+    if let Some(verb) = args.get(1).and_then(|a| cmdlet::cmdlet_verb(a)) {
+        if !exec::available(verb) {
+            eprintln!(
+                "{}: this version of wms does not carry out {} yet; Get-WmsSession and Close-WmsSession are available. (NotImplementedException)",
+                verb.cmdlet(),
+                verb.cmdlet()
+            );
+            return ExitCode::from(exec::exit::USAGE);
+        }
+        return match cmdlet::bind(verb, &args[2..]) {
+            Ok(inv) => ExitCode::from(exec::run(exec::Request {
+                verb: inv.verb,
+                selection: inv.selection,
+                servers: inv.server.into_iter().collect(),
+                what_if: inv.what_if,
+                confirm: inv.confirm.unwrap_or(false),
+                verbose: inv.verbose,
+                debug: inv.debug,
+                error_action: inv.error_action,
+                warning_action: inv.warning_action,
+                output: inv.output,
+            })),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(exec::exit::USAGE)
+            }
+        };
+    }
+    let parsed = match cli::Cli::try_parse() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exec::exit::USAGE } else { 0 });
+        }
+    };
+    match cli::to_request(parsed) {
+        Ok(req) => ExitCode::from(exec::run(req)),
+        Err(msg) => {
+            eprintln!("wms: {msg}");
+            ExitCode::from(exec::exit::USAGE)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The idiomatic Unix spelling (`wms session list|close ...`), parsed by clap and turned
+//! into the same [`Request`] as the cmdlet spelling.
+
+use crate::cmdlet::{ActionPreference, OutputFormat, SelectionArg};
+use crate::exec::Request;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wms_core::Verb;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wms",
+    version,
+    about = "See and manage the login sessions of Linux hosts, MultiPoint style.",
+    after_help = "The MultiPoint cmdlet spelling works too, e.g.:\n  wms Get-WmsSession -All\n  wms Close-WmsSession -SessionId 3,4 -WhatIf\n\nExit status: 0 every target handled, 1 a target ended in an error, 2 usage error (nothing done)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Login sessions: list and close them.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List login sessions (all, or the given IDs), like Get-WmsSession.
+    List(ListArgs),
+    /// Log users off: end every process of the given sessions, like Close-WmsSession.
+    ///
+    /// With no IDs and no --all, session objects are read from standard input (JSON lines or
+    /// an array, e.g. the output of `wms session list -o json`).
+    Close(ActArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    List,
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Preference {
+    Continue,
+    SilentlyContinue,
+    Ignore,
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Target host (repeatable); default localhost.
+    #[arg(long = "server", visible_alias = "computer-name", value_name = "HOST")]
+    pub servers: Vec<String>,
+    /// Narrate what is done (VERBOSE: lines on standard error).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Show the engine's steps (DEBUG: lines on standard error).
+    #[arg(long)]
+    pub debug: bool,
+    /// What an error does: continue (default), silently-continue, ignore, or stop.
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub error_action: Option<Preference>,
+    /// What a warning (a skipped session) does.
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub warning_action: Option<Preference>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Session IDs (space- or comma-separated); default all.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "list")]
+    pub output: Format,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    /// Session IDs (space- or comma-separated).
+    #[arg(value_name = "ID", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Every session the caller may act on; the others are reported as skipped.
+    #[arg(long)]
+    pub all: bool,
+    /// Show what would happen and change nothing.
+    #[arg(long, visible_alias = "whatif")]
+    pub what_if: bool,
+    /// Ask before each session.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Print one JSON result object per target.
+    #[arg(short, long, value_enum)]
+    pub output: Option<Format>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Parses space- or comma-separated session IDs; the error names the bad one.
+pub fn parse_ids(words: &[String]) -> Result<Vec<u32>, String> {
+    words
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| {
+            w.trim().parse::<u32>().map_err(|_| {
+                format!("invalid session ID '{w}': a session ID is a number from 0 to 4294967295")
+            })
+        })
+        .collect()
+}
+
+fn format(f: Format) -> OutputFormat {
+    match f {
+        Format::List => OutputFormat::List,
+        Format::Table => OutputFormat::Table,
+        Format::Json => OutputFormat::Json,
+    }
+}
+
+fn pref(p: Option<Preference>) -> ActionPreference {
+    match p {
+        None | Some(Preference::Continue) => ActionPreference::Continue,
+        Some(Preference::SilentlyContinue) => ActionPreference::SilentlyContinue,
+        Some(Preference::Ignore) => ActionPreference::Ignore,
+        Some(Preference::Stop) => ActionPreference::Stop,
+    }
+}
+
+fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
+    Request {
+        verb,
+        selection,
+        servers: common.servers,
+        what_if: false,
+        confirm: false,
+        verbose: common.verbose,
+        debug: common.debug,
+        error_action: pref(common.error_action),
+        warning_action: pref(common.warning_action),
+        output: None,
+    }
+}
+
+/// Turns parsed arguments into a request; the error is a usage message.
+pub fn to_request(cli: Cli) -> Result<Request, String> {
+    match cli.command {
+        Command::Session(SessionCommand::List(a)) => {
+            let ids = parse_ids(&a.ids)?;
+            let sel = if ids.is_empty() {
+                SelectionArg::All
+            } else {
+                SelectionArg::Ids(ids)
+            };
+            Ok(Request {
+                output: Some(format(a.output)),
+                ..request(Verb::Get, sel, a.common)
+            })
+        }
+        Command::Session(SessionCommand::Close(a)) => {
+            let ids = parse_ids(&a.ids)?;
+            let sel = match (a.all, ids.is_empty()) {
+                (true, _) => SelectionArg::All,
+                (false, false) => SelectionArg::Ids(ids),
+                (false, true) => SelectionArg::Unbound,
+            };
+            if matches!(a.output, Some(Format::List | Format::Table)) {
+                return Err("close prints results only as JSON: use -o json, or no -o".into());
+            }
+            Ok(Request {
+                what_if: a.what_if,
+                confirm: a.confirm,
+                output: a.output.map(format),
+                ..request(Verb::Close, sel, a.common)
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Request, String> {
+        let cli = Cli::try_parse_from(std::iter::once("wms").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        to_request(cli)
+    }
+
+    #[test]
+    fn ids_may_be_spaced_or_comma_separated() {
+        let r = parse(&["session", "close", "3,4", "5"]).unwrap();
+        assert_eq!(r.selection, SelectionArg::Ids(vec![3, 4, 5]));
+    }
+
+    #[test]
+    fn a_bad_id_is_named() {
+        let e = parse(&["session", "close", "3", "x1"]).unwrap_err();
+        assert_eq!(
+            e,
+            "invalid session ID 'x1': a session ID is a number from 0 to 4294967295"
+        );
+        assert!(parse(&["session", "list", "-1"]).is_err());
+    }
+
+    #[test]
+    fn all_conflicts_with_ids_and_no_ids_means_pipeline() {
+        assert!(parse(&["session", "close", "3", "--all"]).is_err());
+        let r = parse(&["session", "close"]).unwrap();
+        assert_eq!(r.selection, SelectionArg::Unbound);
+        let r = parse(&["session", "list"]).unwrap();
+        assert_eq!(r.selection, SelectionArg::All);
+    }
+
+    #[test]
+    fn flags_map_to_the_request() {
+        let r = parse(&[
+            "session",
+            "close",
+            "--all",
+            "--what-if",
+            "--server",
+            "a",
+            "--server",
+            "b",
+            "-o",
+            "json",
+            "--error-action",
+            "stop",
+        ])
+        .unwrap();
+        assert!(r.what_if && !r.confirm);
+        assert_eq!(r.servers, ["a", "b"]);
+        assert_eq!(r.output, Some(OutputFormat::Json));
+        assert_eq!(r.error_action, ActionPreference::Stop);
+    }
+}

@@ -1,0 +1,116 @@
+//! Pipeline input by property name: session objects on standard input (JSON lines or one
+//! JSON array), binding `SessionId` and `Server`/`ComputerName` case-insensitively. The
+//! whole input is read and checked before anything is done, so malformed input changes
+//! nothing.
+
+use serde_json::Value;
+use wms_core::SessionId;
+
+/// One piped target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipedTarget {
+    pub session_id: SessionId,
+    pub server: Option<String>,
+}
+
+/// Parses piped session objects; the error names the line (or array element) at fault.
+pub fn parse(input: &str) -> Result<Vec<PipedTarget>, String> {
+    let trimmed = input.trim_start();
+    if trimmed.starts_with('[') {
+        let arr: Vec<Value> = serde_json::from_str(input)
+            .map_err(|e| format!("line {}: not valid JSON: {e}", e.line()))?;
+        return arr
+            .iter()
+            .enumerate()
+            .map(|(i, v)| bind(v).map_err(|m| format!("element {} of the JSON array: {m}", i + 1)))
+            .collect();
+    }
+    input
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l)
+                .map_err(|e| format!("line {}: not valid JSON: {e}", i + 1))?;
+            bind(&v).map_err(|m| format!("line {}: {m}", i + 1))
+        })
+        .collect()
+}
+
+fn property<'a>(obj: &'a serde_json::Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
+    names.iter().find_map(|n| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v)
+    })
+}
+
+fn bind(v: &Value) -> Result<PipedTarget, String> {
+    let obj = v
+        .as_object()
+        .ok_or("expected a session object ({\"SessionId\": ...})")?;
+    let id = property(obj, &["SessionId"]).ok_or("the object has no SessionId property")?;
+    let session_id = match id {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .map(SessionId)
+    .ok_or_else(|| format!("SessionId {id} is not a UInt32"))?;
+    let server = match property(obj, &["Server", "ComputerName"]) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(other) => return Err(format!("Server {other} is not a host name")),
+    };
+    Ok(PipedTarget { session_id, server })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_bind_by_property_name_case_insensitively() {
+        let t =
+            parse("{\"SessionId\":3,\"ComputerName\":\"h1\"}\n\n{\"sessionid\":\"4\"}\n").unwrap();
+        assert_eq!(
+            t,
+            [
+                PipedTarget {
+                    session_id: SessionId(3),
+                    server: Some("h1".into())
+                },
+                PipedTarget {
+                    session_id: SessionId(4),
+                    server: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn server_wins_over_computer_name() {
+        let t = parse("{\"SessionId\":3,\"ComputerName\":\"a\",\"SERVER\":\"b\"}").unwrap();
+        assert_eq!(t[0].server.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn an_array_works_too() {
+        let t = parse("[{\"SessionId\":1},{\"SessionId\":2}]").unwrap();
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn broken_json_names_the_line() {
+        let e = parse("{\"SessionId\":3}\n{\"SessionId\":\n").unwrap_err();
+        assert!(e.starts_with("line 2: not valid JSON"), "{e}");
+        let e = parse("{\"SessionId\":3}\n{\"UserName\":\"x\"}\n").unwrap_err();
+        assert_eq!(e, "line 2: the object has no SessionId property");
+        let e = parse("{\"SessionId\":-1}").unwrap_err();
+        assert_eq!(e, "line 1: SessionId -1 is not a UInt32");
+        let e = parse("[{\"SessionId\":1},7]").unwrap_err();
+        assert!(e.starts_with("element 2 of the JSON array"), "{e}");
+        let e = parse("[{\"SessionId\":1},").unwrap_err();
+        assert!(e.starts_with("line 1: not valid JSON"), "{e}");
+    }
+}
