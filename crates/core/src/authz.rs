@@ -112,7 +112,10 @@ mod tests {
         let c = caller(ADMIN, Role::Administrator);
         for v in CHANGING {
             assert_eq!(authorize(&c, v, &target(2, BOB, false)), Decision::Allow);
-            assert_eq!(authorize(&c, v, &target(3, Uid::ROOT, true)), Decision::Allow);
+            assert_eq!(
+                authorize(&c, v, &target(3, Uid::ROOT, true)),
+                Decision::Allow
+            );
             assert_eq!(authorize(&c, v, &target(4, ADMIN, true)), Decision::Allow);
         }
     }

@@ -27,7 +27,9 @@ impl fmt::Display for SessionId {
 }
 
 /// A user ID (for a session, its loginuid).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Uid(pub u32);
 
@@ -142,7 +144,10 @@ impl Session {
             ("State", self.state.to_string()),
             ("UserName", self.user_name.clone()),
             ("DomainName", self.domain_name.clone()),
-            ("IsAdmin", if self.is_admin { "True" } else { "False" }.to_string()),
+            (
+                "IsAdmin",
+                if self.is_admin { "True" } else { "False" }.to_string(),
+            ),
         ];
         if let Some(s) = self.station_id {
             p.push(("StationId", s.to_string()));

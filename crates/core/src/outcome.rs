@@ -68,7 +68,10 @@ impl TargetResult {
     /// The error or warning text for this result, without the cmdlet prefix or category.
     pub fn message(&self, verb_past: &str) -> String {
         let who = match &self.user_name {
-            Some(u) => format!("Session {} ({}) on {}", self.session_id, u, self.computer_name),
+            Some(u) => format!(
+                "Session {} ({}) on {}",
+                self.session_id, u, self.computer_name
+            ),
             None => format!("Session {} on {}", self.session_id, self.computer_name),
         };
         match &self.outcome {
