@@ -34,6 +34,24 @@ pub enum SessionCommand {
     /// With no IDs and no --all, session objects are read from standard input (JSON lines or
     /// an array, e.g. the output of `wms session list -o json`).
     Close(ActArgs),
+    /// End the connection of ssh sessions and leave their programs running (tmux, screen,
+    /// nohup), like Disconnect-WmsSession.
+    Disconnect(ActArgs),
+    /// Lock terminal sessions: stop the shell and its foreground job, swallow what is
+    /// typed, and show a full-screen message, like Lock-WmsSession.
+    Lock(LockArgs),
+    /// Undo a lock exactly: screen, terminal modes and stopped jobs; what was typed while
+    /// locked is discarded. Like Unlock-WmsSession.
+    Unlock(ActArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The message shown on the locked screen.
+    #[arg(short, long, required = true)]
+    pub message: String,
+    #[command(flatten)]
+    pub act: ActArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -139,6 +157,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         verb,
         selection,
         servers: common.servers,
+        message: None,
         what_if: false,
         confirm: false,
         verbose: common.verbose,
@@ -164,24 +183,32 @@ pub fn to_request(cli: Cli) -> Result<Request, String> {
                 ..request(Verb::Get, sel, a.common)
             })
         }
-        Command::Session(SessionCommand::Close(a)) => {
-            let ids = parse_ids(&a.ids)?;
-            let sel = match (a.all, ids.is_empty()) {
-                (true, _) => SelectionArg::All,
-                (false, false) => SelectionArg::Ids(ids),
-                (false, true) => SelectionArg::Unbound,
-            };
-            if matches!(a.output, Some(Format::List | Format::Table)) {
-                return Err("close prints results only as JSON: use -o json, or no -o".into());
-            }
-            Ok(Request {
-                what_if: a.what_if,
-                confirm: a.confirm,
-                output: a.output.map(format),
-                ..request(Verb::Close, sel, a.common)
-            })
+        Command::Session(SessionCommand::Close(a)) => act_request(Verb::Close, a, None),
+        Command::Session(SessionCommand::Disconnect(a)) => act_request(Verb::Disconnect, a, None),
+        Command::Session(SessionCommand::Lock(l)) => {
+            act_request(Verb::Lock, l.act, Some(l.message))
         }
+        Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
     }
+}
+
+fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Request, String> {
+    let ids = parse_ids(&a.ids)?;
+    let sel = match (a.all, ids.is_empty()) {
+        (true, _) => SelectionArg::All,
+        (false, false) => SelectionArg::Ids(ids),
+        (false, true) => SelectionArg::Unbound,
+    };
+    if matches!(a.output, Some(Format::List | Format::Table)) {
+        return Err("actions print results only as JSON: use -o json, or no -o".into());
+    }
+    Ok(Request {
+        what_if: a.what_if,
+        confirm: a.confirm,
+        output: a.output.map(format),
+        message,
+        ..request(verb, sel, a.common)
+    })
 }
 
 #[cfg(test)]
@@ -213,6 +240,15 @@ mod tests {
     #[test]
     fn all_conflicts_with_ids_and_no_ids_means_pipeline() {
         assert!(parse(&["session", "close", "3", "--all"]).is_err());
+        assert!(
+            parse(&["session", "lock", "3"]).is_err(),
+            "lock needs --message"
+        );
+        let r = parse(&["session", "lock", "--all", "-m", "Exam over"]).unwrap();
+        assert_eq!(
+            (r.verb, r.message.as_deref()),
+            (Verb::Lock, Some("Exam over"))
+        );
         let r = parse(&["session", "close"]).unwrap();
         assert_eq!(r.selection, SelectionArg::Unbound);
         let r = parse(&["session", "list"]).unwrap();

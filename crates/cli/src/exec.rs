@@ -26,6 +26,8 @@ pub struct Request {
     pub verb: Verb,
     pub selection: SelectionArg,
     pub servers: Vec<String>,
+    /// Lock's message.
+    pub message: Option<String>,
     pub what_if: bool,
     pub confirm: bool,
     pub verbose: bool,
@@ -335,7 +337,7 @@ pub fn run(req: Request) -> u8 {
                                     "Performing the operation \"{}\" on target \"{label}\".",
                                     req.verb.cmdlet()
                                 ));
-                                act(&host, req.verb, &session)
+                                act(&host, &req, &session, &rep)
                             }
                             Answer::No | Answer::NoToAll if quiet => {
                                 Outcome::Skipped("declined at the confirmation prompt".into())
@@ -378,20 +380,22 @@ pub fn run(req: Request) -> u8 {
     }
 }
 
-fn act(host: &Host, verb: Verb, session: &wms_core::Session) -> Outcome {
-    match verb {
+fn act(host: &Host, req: &Request, session: &wms_core::Session, rep: &Reporter) -> Outcome {
+    match req.verb {
         Verb::Close => host.close(session),
-        // `available` keeps these from ever being planned.
-        Verb::Get | Verb::Disconnect | Verb::Lock | Verb::Unlock => {
-            unreachable!("{verb:?} is not an available action")
+        Verb::Disconnect => host.disconnect(session),
+        Verb::Lock => host.lock(session, req.message.as_deref().unwrap_or_default()),
+        Verb::Unlock => {
+            if !session.is_locked {
+                rep.verbose(&format!(
+                    "{} is not locked; there is nothing to unlock.",
+                    session.target_label()
+                ));
+            }
+            host.unlock(session)
         }
+        Verb::Get => unreachable!("Get is not an action"),
     }
-}
-
-/// Whether this version carries out `verb`; the others are refused before anything is
-/// planned, so no what-if or prompt ever offers them.
-pub fn available(verb: Verb) -> bool {
-    matches!(verb, Verb::Get | Verb::Close)
 }
 
 fn each_server(servers: &[String], selection: Selection) -> Vec<ServerWork> {

@@ -19,19 +19,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     // `wms <Verb>-WmsSession ...` is the cmdlet spelling; anything else is the Unix one.
     if let Some(verb) = args.get(1).and_then(|a| cmdlet::cmdlet_verb(a)) {
-        if !exec::available(verb) {
-            eprintln!(
-                "{}: this version of wms does not carry out {} yet; Get-WmsSession and Close-WmsSession are available. (NotImplementedException)",
-                verb.cmdlet(),
-                verb.cmdlet()
-            );
-            return ExitCode::from(exec::exit::USAGE);
-        }
         return match cmdlet::bind(verb, &args[2..]) {
             Ok(inv) => ExitCode::from(exec::run(exec::Request {
                 verb: inv.verb,
                 selection: inv.selection,
                 servers: inv.server.into_iter().collect(),
+                message: inv.message,
                 what_if: inv.what_if,
                 confirm: inv.confirm.unwrap_or(false),
                 verbose: inv.verbose,

@@ -115,6 +115,8 @@ mod tests {
             idle_seconds: None,
             process_count: 3,
             leader_pid: Some(Pid(42)),
+            is_locked: false,
+            lock_message: None,
             uid: Uid(1000),
         }
     }
@@ -127,7 +129,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("LeaderPid    : 42\n\nSessionId    : 4\n"),
+            out.contains("LeaderPid    : 42\nIsLocked     : False\n\nSessionId    : 4\n"),
             "{out}"
         );
     }

@@ -122,13 +122,9 @@ fn error_action_stop_stops_at_the_first_error() {
 }
 
 #[test]
-fn actions_not_in_this_version_are_refused_up_front() {
-    let out = wms(&["Lock-WmsSession", "3", "hello", "-WhatIf"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("(NotImplementedException)"),
-        "{}",
-        stderr(&out)
+fn lock_without_a_message_is_a_binding_error() {
+    usage_error(
+        &["Lock-WmsSession", "3"],
+        "Lock-WmsSession: Cannot process command because of one or more missing mandatory parameters: Message. (ParameterBindingException)",
     );
-    assert_eq!(stdout(&out), "");
 }

@@ -131,6 +131,12 @@ pub struct Session {
     pub process_count: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub leader_pid: Option<Pid>,
+    /// Whether wms has locked the session (Lock-WmsSession).
+    #[serde(default)]
+    pub is_locked: bool,
+    /// The message shown on a locked session.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lock_message: Option<String>,
     /// The session's loginuid; what the authorization rules compare, not shown.
     #[serde(skip)]
     pub uid: Uid,
@@ -165,6 +171,13 @@ impl Session {
         if let Some(l) = self.leader_pid {
             p.push(("LeaderPid", l.to_string()));
         }
+        p.push((
+            "IsLocked",
+            if self.is_locked { "True" } else { "False" }.to_string(),
+        ));
+        if let Some(m) = &self.lock_message {
+            p.push(("LockMessage", m.clone()));
+        }
         p
     }
 
@@ -197,6 +210,8 @@ mod tests {
             idle_seconds: None,
             process_count: 4,
             leader_pid: Some(Pid(100)),
+            is_locked: false,
+            lock_message: None,
             uid: Uid(1000),
         }
     }
@@ -234,7 +249,8 @@ mod tests {
                 "ClientName",
                 "Service",
                 "ProcessCount",
-                "LeaderPid"
+                "LeaderPid",
+                "IsLocked"
             ]
         );
     }

@@ -106,6 +106,8 @@ mod tests {
             idle_seconds: None,
             process_count: 1,
             leader_pid: None,
+            is_locked: false,
+            lock_message: None,
             uid: Uid(uid),
         }
     }

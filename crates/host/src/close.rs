@@ -11,7 +11,7 @@
 //! pidfd names is still alive after that check, the check was about it, so a PID reused
 //! between the scan and the pidfd is never signalled. Every signal goes through the pidfd.
 
-use crate::procfs;
+use crate::procfs::{self, Stat};
 use crate::sys::{wait_any_exit, PinnedProcess};
 use rustix::process::Signal;
 use std::collections::HashMap;
@@ -28,16 +28,8 @@ pub struct CloseReport {
     pub killed: usize,
 }
 
-/// A live process of the session, as one scan saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    pid: Pid,
-    start_time: u64,
-    comm: String,
-}
-
-/// The live processes of session `id`.
-fn scan_session(id: SessionId) -> io::Result<Vec<Seen>> {
+/// The live processes of session `id` (never this process itself).
+pub(crate) fn scan_session(id: SessionId) -> io::Result<Vec<Stat>> {
     let me = Pid(std::process::id() as i32);
     let mut out = Vec::new();
     for pid in procfs::pids()? {
@@ -45,23 +37,19 @@ fn scan_session(id: SessionId) -> io::Result<Vec<Seen>> {
             continue;
         }
         if let Some(st) = procfs::stat(pid).filter(|s| !s.is_dead()) {
-            out.push(Seen {
-                pid,
-                start_time: st.start_time,
-                comm: st.comm,
-            });
+            out.push(st);
         }
     }
     Ok(out)
 }
 
-/// Pins `seen` by pidfd and confirms, after pinning, that it is still that process of
-/// session `id`. `None` when it has exited or its PID now names another process.
-fn pin(seen: &Seen, id: SessionId) -> Option<PinnedProcess> {
-    let p = PinnedProcess::open(seen.pid).ok()?;
-    let same = procfs::session_id(seen.pid) == Some(id.0)
-        && procfs::stat(seen.pid)
-            .is_some_and(|st| st.start_time == seen.start_time && !st.is_dead());
+/// Pins the process a scan saw as `seen` by pidfd and confirms, after pinning, that it is
+/// still that process (same start time) of session `id`. `None` when it has exited or its
+/// PID now names another process.
+pub(crate) fn pin(pid: Pid, start_time: u64, id: SessionId) -> Option<PinnedProcess> {
+    let p = PinnedProcess::open(pid).ok()?;
+    let same = procfs::session_id(pid) == Some(id.0)
+        && procfs::stat(pid).is_some_and(|st| st.start_time == start_time && !st.is_dead());
     // Alive after the check: the check read the pinned process, not a successor.
     (same && !p.has_exited()).then_some(p)
 }
@@ -107,14 +95,14 @@ impl Closer {
     }
 
     /// Pins the processes of `live` not yet tracked; returns their keys.
-    fn track_new(&mut self, live: &[Seen]) -> Vec<Key> {
+    fn track_new(&mut self, live: &[Stat]) -> Vec<Key> {
         let mut new = Vec::new();
         for s in live {
             let key = (s.pid, s.start_time);
             if self.tracked.contains_key(&key) {
                 continue;
             }
-            if let Some(pin) = pin(s, self.id) {
+            if let Some(pin) = pin(s.pid, s.start_time, self.id) {
                 self.tracked.insert(
                     key,
                     Tracked {
@@ -158,7 +146,7 @@ impl Closer {
         }
     }
 
-    fn failure(&self, live: &[Seen]) -> String {
+    fn failure(&self, live: &[Stat]) -> String {
         let names: Vec<String> = live
             .iter()
             .take(5)

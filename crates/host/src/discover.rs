@@ -99,11 +99,17 @@ impl Host {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut users = UserCache::default();
+        let locks = crate::lock::load_all(&self.config.state_dir);
         Ok(by_session
             .into_iter()
             .map(|(id, mut procs)| {
                 procs.sort_by_key(|p| (p.stat.start_time, p.stat.pid));
-                self.build(id, &procs, &mut users, boot, tick, now)
+                let mut s = self.build(id, &procs, &mut users, boot, tick, now);
+                if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
+                    s.is_locked = true;
+                    s.lock_message = Some(l.message.clone());
+                }
+                s
             })
             .collect())
     }
@@ -156,6 +162,8 @@ impl Host {
                 .map(|b| wms_core::time::rfc3339_utc(b + (leader.stat.start_time / tick) as i64)),
             process_count: procs.len() as u32,
             leader_pid: Some(leader.stat.pid),
+            is_locked: false,
+            lock_message: None,
             uid,
         }
     }
@@ -174,9 +182,47 @@ impl Host {
                     killed = report.killed,
                     "session closed"
                 );
+                crate::lock::forget(&self.config.state_dir, session.session_id);
                 Outcome::Done
             }
             Err(cause) => Outcome::Failed(cause),
+        }
+    }
+
+    /// Disconnects `session`: see [`crate::disconnect`].
+    pub fn disconnect(&self, session: &Session) -> Outcome {
+        use crate::disconnect::{disconnect, DisconnectError, Disconnected};
+        let remote = session.state != SessionState::ConnectedToStation;
+        match disconnect(session.session_id, remote, session.service.as_deref()) {
+            Ok(Disconnected::Now) => Outcome::Done,
+            Ok(Disconnected::Already) => {
+                tracing::debug!(session = session.session_id.0, "already disconnected");
+                Outcome::Done
+            }
+            Err(DisconnectError::NotSupported(why)) => Outcome::NotSupported(why),
+            Err(DisconnectError::Failed(why)) => Outcome::Failed(why),
+        }
+    }
+
+    /// Locks `session` with `message`: see [`crate::lock`].
+    pub fn lock(&self, session: &Session, message: &str) -> Outcome {
+        let Some(tty) = &session.tty else {
+            return Outcome::NotSupported(
+                "it has no terminal; only terminal sessions can be locked".into(),
+            );
+        };
+        let by = rustix::process::getuid().as_raw();
+        match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
+            Ok(()) => Outcome::Done,
+            Err(why) => Outcome::Failed(why),
+        }
+    }
+
+    /// Unlocks `session`; a session that is not locked is left as it is.
+    pub fn unlock(&self, session: &Session) -> Outcome {
+        match crate::lock::unlock(&self.config.state_dir, session.session_id) {
+            Ok(_) => Outcome::Done,
+            Err(why) => Outcome::Failed(why),
         }
     }
 }

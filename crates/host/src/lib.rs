@@ -5,8 +5,10 @@
 
 pub mod close;
 pub mod config;
+pub mod disconnect;
 pub mod discover;
 pub mod identity;
+pub mod lock;
 pub mod procfs;
 mod sys;
 

@@ -15,8 +15,14 @@ pub struct Stat {
     /// `R`, `S`, `D`, `T`, `t`, `Z`, `X`, ...
     pub state: char,
     pub ppid: Pid,
+    /// The process group.
+    pub pgrp: i32,
+    /// The (kernel, setsid) session: the PID of its leader.
+    pub sid: i32,
     /// The controlling terminal's device number, 0 for none.
     pub tty_nr: u32,
+    /// The foreground process group of the controlling terminal, -1 for none.
+    pub tpgid: i32,
     /// Start time in clock ticks since boot; with the PID it names one process for good.
     pub start_time: u64,
 }
@@ -41,17 +47,21 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
     let mut rest = s[close + 1..].split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid: i32 = rest.next()?.parse().ok()?;
-    let _pgrp = rest.next()?;
-    let _session = rest.next()?;
+    let pgrp: i32 = rest.next()?.parse().ok()?;
+    let sid: i32 = rest.next()?.parse().ok()?;
     let tty_nr: i64 = rest.next()?.parse().ok()?;
-    // Fields 8..=21 are not needed; start time is field 22.
-    let start_time: u64 = rest.nth(21 - 8 + 1)?.parse().ok()?;
+    let tpgid: i32 = rest.next()?.parse().ok()?;
+    // Fields 9..=21 are not needed; start time is field 22.
+    let start_time: u64 = rest.nth(22 - 9)?.parse().ok()?;
     Some(Stat {
         pid: Pid(pid),
         comm,
         state,
         ppid: Pid(ppid),
+        pgrp,
+        sid,
         tty_nr: tty_nr as u32,
+        tpgid,
         start_time,
     })
 }
@@ -74,14 +84,21 @@ pub fn tty_name(tty_nr: u32) -> Option<String> {
     if tty_nr == 0 {
         return None;
     }
-    let major = (tty_nr >> 8) & 0xfff;
-    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    let (major, minor) = tty_major_minor(tty_nr);
     match major {
         136..=143 => Some(format!("pts/{}", (major - 136) * 256 + minor)),
         4 if minor < 64 => Some(format!("tty{minor}")),
         4 => Some(format!("ttyS{}", minor - 64)),
         _ => None,
     }
+}
+
+/// The (major, minor) of a `tty_nr` as `/proc/PID/stat` encodes it.
+pub fn tty_major_minor(tty_nr: u32) -> (u32, u32) {
+    (
+        (tty_nr >> 8) & 0xfff,
+        (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00),
+    )
 }
 
 /// The virtual terminal number of a console tty name (`tty3` is 3).
@@ -124,6 +141,14 @@ pub fn environ(pid: Pid) -> Option<Vec<u8>> {
     fs::read(format!("/proc/{pid}/environ")).ok()
 }
 
+/// This boot's random ID: state recorded under one boot means nothing under another,
+/// where session IDs start again from 1.
+pub fn boot_id() -> Option<String> {
+    read_text(Path::new("/proc/sys/kernel/random/boot_id"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
 /// The boot time in seconds since the epoch (`btime` of `/proc/stat`).
 pub fn boot_time() -> Option<i64> {
     read_text(Path::new("/proc/stat"))
@@ -146,6 +171,9 @@ mod tests {
         assert_eq!(s.comm, "sshd");
         assert_eq!(s.state, 'S');
         assert_eq!(s.ppid, Pid(1896));
+        assert_eq!(s.pgrp, 1900);
+        assert_eq!(s.sid, 1900);
+        assert_eq!(s.tpgid, -1);
         assert_eq!(s.tty_nr, 0);
         assert_eq!(s.start_time, 123456);
     }

@@ -1,0 +1,201 @@
+//! Lock-WmsSession and Unlock-WmsSession against real ssh terminal sessions, reading the
+//! client's screen through its pty as the user sees it.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The ssh client's screen as a terminal shows it.
+fn screen(s: &SshSession) -> String {
+    // The kit gives the client an 80x24 terminal.
+    let mut p = vt100::Parser::default();
+    p.process(&s.output());
+    p.screen().contents()
+}
+
+fn wait_screen(s: &SshSession, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = screen(s);
+        if pred(&now) {
+            return now;
+        }
+        assert!(Instant::now() < end, "screen never showed {what}:\n{now}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn mark() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    )
+}
+
+/// An interactive bash on a real terminal, with a known prompt.
+fn shell(sshd: &Sshd) -> SshSession {
+    let s = sshd.open_session(
+        &user(Role::Plain),
+        "exec env PS1='wms$ ' bash --norc --noprofile -i",
+        true,
+    );
+    wait_screen(&s, "a prompt", |t| t.contains("wms$ "));
+    s
+}
+
+fn size(path: &str) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn lock_shows_the_message_swallows_input_and_unlock_restores_the_screen() {
+    let sshd = Sshd::start();
+    let mut s = shell(&sshd);
+    let id = s.session_id().to_string();
+    let m = mark();
+    let bg = format!("/tmp/wms-bg-{m}");
+    let forbidden = format!("/tmp/wms-locked-{m}");
+    s.send(format!("echo before-{m}\r").as_bytes());
+    wait_screen(&s, "the echo", |t| t.contains(&format!("\nbefore-{m}")));
+    s.send(format!("(while :; do echo x >> {bg}; sleep 0.1; done) &\r").as_bytes());
+    let end = Instant::now() + Duration::from_secs(10);
+    while size(&bg) == 0 {
+        assert!(Instant::now() < end, "background job never wrote");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let the shell print its job line and prompt, then remember the screen.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = screen(&s);
+
+    let out = wms(&[
+        "session",
+        "lock",
+        &id,
+        "--message",
+        &format!("Exam over {m}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "the lock notice", |t| {
+        t.contains("This session is locked.") && t.contains(&format!("Exam over {m}"))
+    });
+    let listed = session(s.session_id()).unwrap();
+    assert_eq!(listed["IsLocked"], true, "{listed}");
+    assert_eq!(listed["LockMessage"], format!("Exam over {m}"), "{listed}");
+
+    // What the user types reaches nothing; the background job keeps writing.
+    let written = size(&bg);
+    s.send(format!("touch {forbidden}\r").as_bytes());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        !Path::new(&forbidden).exists(),
+        "typed command ran while locked"
+    );
+    assert!(
+        size(&bg) > written,
+        "the background job stopped while locked"
+    );
+    assert!(
+        !screen(&s).contains("touch"),
+        "typed keys were echoed:\n{}",
+        screen(&s)
+    );
+
+    let out = wms(&["Unlock-WmsSession", "-SessionId", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = wait_screen(&s, "the screen from before the lock", |t| t == before);
+    assert!(after.contains(&format!("before-{m}")));
+    s.send(format!("echo after-{m}\r").as_bytes());
+    wait_screen(&s, "the shell answering", |t| {
+        t.contains(&format!("\nafter-{m}"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !Path::new(&forbidden).exists(),
+        "keys typed while locked ran after unlock"
+    );
+    assert_eq!(session(s.session_id()).unwrap()["IsLocked"], false);
+    let _ = std::fs::remove_file(&bg);
+}
+
+#[test]
+fn a_lock_outlives_the_process_that_made_it() {
+    let sshd = Sshd::start();
+    let mut s = shell(&sshd);
+    let id = s.session_id().to_string();
+    s.send(b"echo ready-to-lock\r");
+    wait_screen(&s, "the echo", |t| t.contains("\nready-to-lock"));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = screen(&s);
+    let mut locker = Command::new(wms_path())
+        .args(["session", "lock", &id, "-m", "Back in five"])
+        .env("WMS_CONFIG", fast_config())
+        .spawn()
+        .unwrap();
+    wait_screen(&s, "the lock notice", |t| t.contains("Back in five"));
+    // The locking process is killed outright (a no-op if it has already finished).
+    let _ = locker.kill();
+    let _ = locker.wait();
+    assert_eq!(session(s.session_id()).unwrap()["IsLocked"], true);
+    let out = wms(&["session", "unlock", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "the screen from before the lock", |t| t == before);
+    s.send(b"echo unlocked-ok\r");
+    wait_screen(&s, "the shell answering", |t| t.contains("\nunlocked-ok"));
+}
+
+#[test]
+fn a_full_screen_program_redraws_after_unlock() {
+    let sshd = Sshd::start();
+    let mut s = shell(&sshd);
+    let id = s.session_id().to_string();
+    s.send(b"seq 1000 | less\r");
+    wait_screen(&s, "less", |t| {
+        t.contains("\n23\n") && !t.contains("wms$ seq")
+    });
+    let out = wms(&["session", "lock", &id, "-m", "Pens down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "the lock notice", |t| t.contains("Pens down"));
+    let out = wms(&["session", "unlock", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "less redrawn", |t| {
+        t.contains("\n22\n") && !t.contains("Pens down")
+    });
+    // less still answers its keys.
+    s.send(b"q");
+    wait_screen(&s, "the prompt after less", |t| {
+        t.trim_end().ends_with("wms$")
+    });
+}
+
+#[test]
+fn unlocking_a_session_that_is_not_locked_is_a_harmless_no_op() {
+    let sshd = Sshd::start();
+    let s = shell(&sshd);
+    let out = wms(&["Unlock-WmsSession", &s.session_id().to_string(), "-Verbose"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not locked; there is nothing to unlock."),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_session_without_a_terminal_cannot_be_locked() {
+    let sshd = Sshd::start();
+    let s = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    let pids = session_pids(s.session_id());
+    let out = wms(&["Lock-WmsSession", &s.session_id().to_string(), "Hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("it has no terminal; only terminal sessions can be locked")
+            && stderr(&out).contains("(NotSupportedException)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_untouched(s.session_id(), &pids);
+    assert_eq!(session(s.session_id()).unwrap()["IsLocked"], false);
+}

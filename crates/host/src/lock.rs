@@ -1,0 +1,446 @@
+//! Where a terminal session is locked and unlocked (SPEC section 4).
+//!
+//! Lock stops the terminal's shell and its foreground job (programs in other process
+//! groups, such as background jobs, keep running), turns off echo, signals and flow
+//! control on the terminal so typed keys reach nothing, and shows a full-screen notice
+//! on the alternate screen. What it changed is recorded in the state directory before it
+//! is changed, so any later wms process, even after the locking one was killed, can undo
+//! exactly that: Unlock discards what was typed while locked, puts back the screen and
+//! the terminal's modes, continues the stopped processes (the job before its shell, so
+//! the shell never sees its job as stopped), and nudges full-screen programs to redraw.
+
+use crate::close::{pin, scan_session};
+use crate::procfs::{self, Stat};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Signal;
+use rustix::termios::{
+    tcflush, tcgetattr, tcgetwinsize, tcsetattr, tcsetwinsize, InputModes, LocalModes,
+    OptionalActions, QueueSelector,
+};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use wms_core::{Pid, SessionId};
+
+/// The terminal modes Lock turns off: echo, line editing, keyboard signals (Ctrl-C must
+/// not reach the stopped job when it is continued), and flow control (Ctrl-S must not
+/// freeze the notice).
+const LOCAL_OFF: LocalModes = LocalModes::ECHO
+    .union(LocalModes::ECHONL)
+    .union(LocalModes::ICANON)
+    .union(LocalModes::ISIG)
+    .union(LocalModes::IEXTEN);
+const INPUT_OFF: InputModes = InputModes::IXON.union(InputModes::IXOFF);
+
+/// A process Lock stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoppedProcess {
+    pub pid: i32,
+    pub start_time: u64,
+    /// The terminal's session leader (the shell), continued last.
+    pub shell: bool,
+}
+
+/// What Lock changed, kept in `<state_dir>/locks/<SessionId>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRecord {
+    pub session_id: u32,
+    pub boot_id: String,
+    pub tty: String,
+    pub message: String,
+    pub locked_at: i64,
+    pub locked_by_uid: u32,
+    /// The terminal's modes before the lock, of the bits Lock turns off.
+    pub local_modes: u32,
+    pub input_modes: u32,
+    pub stopped: Vec<StoppedProcess>,
+    /// A full-screen program (one that turned off line editing) had the foreground, so it
+    /// owns the alternate screen: the notice is drawn over its screen, and it redraws.
+    #[serde(default)]
+    pub full_screen: bool,
+}
+
+fn locks_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("locks")
+}
+
+fn record_path(state_dir: &Path, id: SessionId) -> PathBuf {
+    locks_dir(state_dir).join(format!("{id}.json"))
+}
+
+/// The lock records of this boot, by session. Records of another boot mean nothing.
+pub fn load_all(state_dir: &Path) -> Vec<LockRecord> {
+    let Some(boot) = procfs::boot_id() else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir(locks_dir(state_dir)) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let text = std::fs::read_to_string(e.ok()?.path()).ok()?;
+        serde_json::from_str::<LockRecord>(&text).ok()
+    })
+    .filter(|r| r.boot_id == boot)
+    .collect()
+}
+
+fn load(state_dir: &Path, id: SessionId) -> Option<LockRecord> {
+    let text = std::fs::read_to_string(record_path(state_dir, id)).ok()?;
+    let r: LockRecord = serde_json::from_str(&text).ok()?;
+    (Some(&r.boot_id) == procfs::boot_id().as_ref() && r.session_id == id.0).then_some(r)
+}
+
+/// Writes the record atomically (a reader sees the old record or the new, never half).
+fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
+    let dir = locks_dir(state_dir);
+    std::fs::create_dir_all(&dir)?;
+    let path = record_path(state_dir, SessionId(r.session_id));
+    let tmp = dir.join(format!(".{}.json.tmp-{}", r.session_id, std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(serde_json::to_string_pretty(r)?.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)
+}
+
+/// Removes the lock record of `id`, if any (after its session has ended, say).
+pub fn forget(state_dir: &Path, id: SessionId) {
+    let _ = std::fs::remove_file(record_path(state_dir, id));
+}
+
+/// The terminal of a session as its processes see it.
+struct Terminal {
+    fd: OwnedFd,
+    /// The shell: the leader of the terminal's (kernel) session.
+    leader: Pid,
+    /// The terminal's foreground process group.
+    foreground: Option<i32>,
+    /// The live processes of the audit session, from the scan that found the above.
+    procs: Vec<Stat>,
+}
+
+/// Opens the session's terminal and checks, from the processes of session `id` that have
+/// it as their controlling terminal, that it is theirs: a terminal reused by another login
+/// is never touched. (The terminal ioctls that would tell its session and foreground group
+/// answer only a process whose own controlling terminal it is; /proc tells the same.)
+fn open_tty(tty: &str, id: SessionId) -> Result<Terminal, String> {
+    let path = format!("/dev/{tty}");
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open its terminal {path}: {e}"))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| format!("cannot stat {path}: {e}"))?;
+    let dev = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+    let procs = scan_session(id).map_err(|e| format!("cannot read /proc: {e}"))?;
+    let on_tty: Vec<&Stat> = procs
+        .iter()
+        .filter(|p| p.tty_nr != 0 && procfs::tty_major_minor(p.tty_nr) == dev)
+        .collect();
+    let leader = on_tty
+        .iter()
+        .find(|p| p.pid.0 == p.sid)
+        .map(|p| p.pid)
+        .ok_or_else(|| format!("no process of the session has {path} as its terminal"))?;
+    let foreground = on_tty
+        .iter()
+        .find(|p| p.pid == leader)
+        .map(|p| p.tpgid)
+        .filter(|g| *g > 0);
+    Ok(Terminal {
+        fd,
+        leader,
+        foreground,
+        procs,
+    })
+}
+
+/// Writes to the terminal without ever blocking on a client that does not read.
+fn write_tty(fd: &OwnedFd, bytes: &[u8]) {
+    let mut rest = bytes;
+    let mut tries = 0;
+    while !rest.is_empty() && tries < 200 {
+        match rustix::io::write(fd, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::AGAIN) => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// The full-screen notice: a framed box, centred, with the message wrapped to fit. On a
+/// shell's screen it goes on the alternate screen, so Unlock can give the screen back as
+/// it was; over a full-screen program it is drawn in place, and the program redraws.
+pub fn render_notice(message: &str, rows: u16, cols: u16, full_screen: bool) -> String {
+    let cols = usize::from(cols.max(20));
+    let rows = usize::from(rows.max(5));
+    let inner = (cols - 4).min(72);
+    let width = inner - 4;
+    let mut lines = Vec::new();
+    let header = format!("This session is locked.\n\n{message}");
+    for para in header.lines() {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            let w: String = word.chars().take(width).collect();
+            if !line.is_empty() && line.chars().count() + 1 + w.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&w);
+        }
+        lines.push(line);
+    }
+    let top = rows.saturating_sub(lines.len() + 4) / 2 + 1;
+    let left = (cols - inner) / 2 + 1;
+    let mut out = String::from(if full_screen {
+        "\x1b[?25l\x1b[H\x1b[2J"
+    } else {
+        "\x1b7\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J"
+    });
+    let border = format!("+{}+", "-".repeat(inner - 2));
+    let mut row = top;
+    let mut put = |out: &mut String, text: &str| {
+        out.push_str(&format!("\x1b[{row};{left}H{text}"));
+        row += 1;
+    };
+    put(&mut out, &border);
+    put(&mut out, &format!("|{}|", " ".repeat(inner - 2)));
+    for l in &lines {
+        let pad = width - l.chars().count();
+        put(&mut out, &format!("| {l}{} |", " ".repeat(pad)));
+    }
+    put(&mut out, &format!("|{}|", " ".repeat(inner - 2)));
+    put(&mut out, &border);
+    out
+}
+
+const RESTORE_SCREEN: &str = "\x1b[?25h\x1b[?1049l\x1b8";
+const CLEAR_FOR_REDRAW: &str = "\x1b[H\x1b[2J\x1b[?25h";
+
+/// Locks the terminal session `id` on `tty` with `message`. Locking a locked session
+/// replaces its message.
+pub fn lock(
+    state_dir: &Path,
+    id: SessionId,
+    tty: &str,
+    message: &str,
+    by_uid: u32,
+) -> Result<(), String> {
+    let state_err = |e: io::Error| {
+        format!(
+            "cannot record the lock in {}: {e}",
+            locks_dir(state_dir).display()
+        )
+    };
+    let Terminal {
+        fd,
+        leader,
+        foreground,
+        procs,
+    } = open_tty(tty, id)?;
+    let size = tcgetwinsize(&fd).unwrap_or(rustix::termios::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    });
+    if let Some(mut r) = load(state_dir, id) {
+        r.message = message.to_string();
+        save(state_dir, &r).map_err(state_err)?;
+        write_tty(
+            &fd,
+            render_notice(message, size.ws_row, size.ws_col, r.full_screen).as_bytes(),
+        );
+        return Ok(());
+    }
+    let modes = tcgetattr(&fd).map_err(|e| format!("cannot read the modes of /dev/{tty}: {e}"))?;
+    // The shell and the terminal's foreground job; sshd, which serves the terminal, and
+    // every other process group keep running.
+    let stopped: Vec<StoppedProcess> = procs
+        .into_iter()
+        .filter(|p| p.pid == leader || Some(p.pgrp) == foreground)
+        .filter(|p| !matches!(p.comm.as_str(), "sshd" | "sshd-session"))
+        .map(|p| StoppedProcess {
+            pid: p.pid.0,
+            start_time: p.start_time,
+            shell: p.pid == leader,
+        })
+        .collect();
+    let record = LockRecord {
+        session_id: id.0,
+        boot_id: procfs::boot_id().ok_or("cannot read this boot's ID")?,
+        tty: tty.to_string(),
+        message: message.to_string(),
+        locked_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        locked_by_uid: by_uid,
+        local_modes: (modes.local_modes & LOCAL_OFF).bits(),
+        input_modes: (modes.input_modes & INPUT_OFF).bits(),
+        full_screen: foreground.is_some_and(|g| g != leader.0)
+            && !modes.local_modes.contains(LocalModes::ICANON),
+        stopped,
+    };
+    // Recorded first: whatever happens next, an unlock can undo it.
+    save(state_dir, &record).map_err(state_err)?;
+    // The shell first, so it never sees its job stop and takes the terminal back.
+    let mut order: Vec<&StoppedProcess> = record.stopped.iter().collect();
+    order.sort_by_key(|p| !p.shell);
+    for p in order {
+        if let Some(pinned) = pin(Pid(p.pid), p.start_time, id) {
+            let _ = pinned.signal(Signal::STOP);
+        }
+    }
+    let mut locked = modes.clone();
+    locked.local_modes -= LOCAL_OFF;
+    locked.input_modes -= INPUT_OFF;
+    if let Err(e) = tcsetattr(&fd, OptionalActions::Now, &locked) {
+        let _ = unlock(state_dir, id);
+        return Err(format!("cannot change the modes of /dev/{tty}: {e}"));
+    }
+    write_tty(
+        &fd,
+        render_notice(message, size.ws_row, size.ws_col, record.full_screen).as_bytes(),
+    );
+    Ok(())
+}
+
+/// Undoes the lock of session `id`. `Ok(false)` when it was not locked.
+pub fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, String> {
+    let Some(r) = load(state_dir, id) else {
+        return Ok(false);
+    };
+    let fd = match open_tty(&r.tty, id) {
+        Ok(t) => t.fd,
+        Err(e) => {
+            // The terminal is gone or someone else's: nothing of the lock is left to undo
+            // on it, but the stopped processes still are.
+            continue_stopped(&r, id);
+            forget(state_dir, id);
+            tracing::debug!(session = id.0, cause = %e, "terminal gone; lock record dropped");
+            return Ok(true);
+        }
+    };
+    // Keys typed while locked are thrown away, never delivered.
+    let _ = tcflush(&fd, QueueSelector::IFlush);
+    write_tty(
+        &fd,
+        if r.full_screen {
+            CLEAR_FOR_REDRAW
+        } else {
+            RESTORE_SCREEN
+        }
+        .as_bytes(),
+    );
+    let mut modes =
+        tcgetattr(&fd).map_err(|e| format!("cannot read the modes of /dev/{}: {e}", r.tty))?;
+    modes.local_modes =
+        (modes.local_modes - LOCAL_OFF) | LocalModes::from_bits_retain(r.local_modes);
+    modes.input_modes =
+        (modes.input_modes - INPUT_OFF) | InputModes::from_bits_retain(r.input_modes);
+    tcsetattr(&fd, OptionalActions::Now, &modes)
+        .map_err(|e| format!("cannot restore the modes of /dev/{}: {e}", r.tty))?;
+    let _ = tcflush(&fd, QueueSelector::IFlush);
+    continue_stopped(&r, id);
+    redraw(&fd);
+    forget(state_dir, id);
+    Ok(true)
+}
+
+/// Continues what Lock stopped: the job first, its shell last.
+fn continue_stopped(r: &LockRecord, id: SessionId) {
+    let mut order: Vec<&StoppedProcess> = r.stopped.iter().collect();
+    order.sort_by_key(|p| p.shell);
+    for p in order {
+        if let Some(pinned) = pin(Pid(p.pid), p.start_time, id) {
+            let _ = pinned.signal(Signal::CONT);
+        }
+    }
+}
+
+/// Makes full-screen programs redraw: a change of window size sends the foreground job
+/// SIGWINCH, and putting the size back sends another.
+fn redraw(fd: &OwnedFd) {
+    if let Ok(size) = tcgetwinsize(fd) {
+        if size.ws_row > 1 {
+            let mut smaller = size;
+            smaller.ws_row -= 1;
+            let _ = tcsetwinsize(fd, smaller);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let _ = tcsetwinsize(fd, size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_frames_and_wraps_the_message() {
+        let n = render_notice(
+            "The exam is over. Please leave the room quietly.",
+            24,
+            40,
+            false,
+        );
+        assert!(
+            n.starts_with("\x1b7\x1b[?1049h"),
+            "switches to the alternate screen"
+        );
+        let over = render_notice("x", 24, 40, true);
+        assert!(
+            !over.contains("1049"),
+            "a full-screen program keeps its screen"
+        );
+        assert!(n.contains("This session is locked."));
+        assert!(n.contains("The exam is over. Please leave"), "{n:?}");
+        assert!(n.contains("the room quietly."), "{n:?}");
+        for line in n.split("\x1b[").filter(|l| l.contains('|')) {
+            let text = &line[line.find('H').unwrap() + 1..];
+            assert_eq!(text.chars().count(), 36, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn notice_survives_tiny_windows_and_long_words() {
+        // The header wraps in a narrow window; a word longer than the box is cut.
+        let n = render_notice(&"x".repeat(500), 2, 3, false);
+        assert!(
+            n.contains("| This session |") && n.contains("| is locked.   |"),
+            "{n:?}"
+        );
+        assert!(n.contains(&format!("| {} |", "x".repeat(12))), "{n:?}");
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let r = LockRecord {
+            session_id: 3,
+            boot_id: "b".into(),
+            tty: "pts/1".into(),
+            message: "m".into(),
+            locked_at: 1,
+            locked_by_uid: 0,
+            local_modes: LOCAL_OFF.bits(),
+            input_modes: 0,
+            stopped: vec![StoppedProcess {
+                pid: 10,
+                start_time: 99,
+                shell: true,
+            }],
+            full_screen: true,
+        };
+        let back: LockRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}
