@@ -93,12 +93,16 @@ fn load(state_dir: &Path, id: SessionId) -> Option<LockRecord> {
 
 /// Writes the record atomically (a reader sees the old record or the new, never half).
 fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = locks_dir(state_dir);
     std::fs::create_dir_all(&dir)?;
+    // Readable by all, whatever the umask: every user may see IsLocked, as `who` shows all.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
     let path = record_path(state_dir, SessionId(r.session_id));
     let tmp = dir.join(format!(".{}.json.tmp-{}", r.session_id, std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
         f.write_all(serde_json::to_string_pretty(r)?.as_bytes())?;
         f.sync_all()?;
     }
