@@ -4,15 +4,8 @@
 //! Exit status: 0 when every target was handled, 1 when any target ended in an error,
 //! 2 for a usage or binding error (nothing was done).
 
-mod cli;
-mod cmdlet;
-mod confirm;
-mod debug_log;
-mod exec;
-mod output;
-mod pipeline;
-
 use clap::Parser;
+use wms_cli::{cli, cmdlet, exec};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

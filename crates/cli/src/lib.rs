@@ -1,0 +1,11 @@
+//! The `wms` command line as a library: the Unix spelling (`cli`), the PowerShell-style
+//! binder (`cmdlet`), the executor both feed (`exec`), and the pieces it uses. The binary
+//! in `main.rs` is a thin shell over it; fuzz targets and tests reach the parsers here.
+
+pub mod cli;
+pub mod cmdlet;
+pub mod confirm;
+mod debug_log;
+pub mod exec;
+pub mod output;
+pub mod pipeline;
