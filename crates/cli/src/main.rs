@@ -5,8 +5,8 @@
 //! 2 for a usage or binding error (nothing was done).
 
 use clap::Parser;
-use wms_cli::{cli, cmdlet, exec};
 use std::process::ExitCode;
+use wms_cli::{cli, cmdlet, exec};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
