@@ -61,14 +61,11 @@ fn nobody_can_close_the_session_the_command_runs_in() {
     let sshd = Sshd::start();
     for who in [TestUser::root(), user(Role::Admin), user(Role::Plain)] {
         // The command closes the session it runs in, named by its own session ID.
-        let out = sshd.run_with_env(
+        let out = wms_as(
+            &sshd,
             &who,
-            &format!(
-                "{} Close-WmsSession -SessionId $(cat /proc/self/sessionid); echo still-here",
-                wms_path()
-            ),
+            "Close-WmsSession -SessionId $(cat /proc/self/sessionid); echo still-here",
             b"",
-            &[("WMS_CONFIG", &fast_config())],
         );
         assert!(
             out.stdout.contains("still-here"),

@@ -81,11 +81,11 @@ fn an_administrators_all_spares_the_session_it_runs_in() {
     let sshd = Sshd::start();
     let other = sshd.open_session(&user(Role::Plain), "sleep 600", false);
     // -WhatIf keeps this safe beside other tests' sessions; the plan is what is checked.
-    let out = sshd.run_with_env(
+    let out = wms_as(
+        &sshd,
         &TestUser::root(),
-        &format!("{} Close-WmsSession -All -WhatIf", wms_path()),
+        "Close-WmsSession -All -WhatIf",
         b"",
-        &[("WMS_CONFIG", &fast_config())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
     let own = format!("Session {} (root) on ", out.session_id);

@@ -63,14 +63,11 @@ fn nobody_disconnects_or_locks_the_session_the_command_runs_in() {
         "Disconnect-WmsSession",
         "Lock-WmsSession -Message hi -SessionId",
     ] {
-        let out = sshd.run_with_env(
+        let out = wms_as(
+            &sshd,
             &TestUser::root(),
-            &format!(
-                "{} {verb} $(cat /proc/self/sessionid); echo still-here",
-                wms_path()
-            ),
+            &format!("{verb} $(cat /proc/self/sessionid); echo still-here"),
             b"",
-            &[("WMS_CONFIG", &fast_config())],
         );
         assert!(out.stdout.contains("still-here"), "{verb}: {}", out.stderr);
         assert!(
