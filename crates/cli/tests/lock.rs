@@ -199,3 +199,53 @@ fn a_session_without_a_terminal_cannot_be_locked() {
     assert_untouched(s.session_id(), &pids);
     assert_eq!(session(s.session_id()).unwrap()["IsLocked"], false);
 }
+
+#[test]
+fn the_foreground_job_is_frozen_while_locked_and_the_terminal_modes_come_back() {
+    let sshd = Sshd::start();
+    let mut s = shell(&sshd);
+    let id = s.session_id().to_string();
+    let m = mark();
+    let (modes_before, modes_after, job) = (
+        format!("/tmp/wms-stty-a-{m}"),
+        format!("/tmp/wms-stty-b-{m}"),
+        format!("/tmp/wms-fg-{m}"),
+    );
+    s.send(format!("stty -g > {modes_before}\r").as_bytes());
+    // A foreground job that writes as long as it runs, then says it is done.
+    s.send(
+        format!("for i in $(seq 40); do echo x >> {job}; sleep 0.1; done; echo fg-done-{m}\r")
+            .as_bytes(),
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while size(&job) == 0 {
+        assert!(Instant::now() < end, "the job never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = wms(&["session", "lock", &id, "-m", "Frozen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "the lock notice", |t| t.contains("Frozen"));
+    let frozen = size(&job);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(size(&job), frozen, "the foreground job ran while locked");
+    let out = wms(&["session", "unlock", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_screen(&s, "the job finishing", |t| {
+        t.contains(&format!("\nfg-done-{m}"))
+    });
+    assert!(size(&job) > frozen);
+    s.send(format!("stty -g > {modes_after}\r").as_bytes());
+    let end = Instant::now() + Duration::from_secs(10);
+    while size(&modes_after) == 0 {
+        assert!(Instant::now() < end, "the shell did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&modes_before).unwrap(),
+        std::fs::read_to_string(&modes_after).unwrap(),
+        "the terminal's modes differ after unlock"
+    );
+    for f in [modes_before, modes_after, job] {
+        let _ = std::fs::remove_file(f);
+    }
+}
