@@ -3,11 +3,13 @@
 //! confirm, acts through the host backend, and reports each outcome in the formats and
 //! with the exit status of SPEC section 6.
 
+use crate::agent_client::AgentClient;
 use crate::cmdlet::{missing_selection, ActionPreference, BindError, OutputFormat, SelectionArg};
 use crate::confirm::{Answer, Prompter};
 use crate::{output, pipeline};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
-use wms_core::{plan, Outcome, Selection, SessionId, Step, TargetResult, Verb};
+use wms_core::api::{ActionRequest, ActionVerb};
+use wms_core::{Caller, Outcome, Selection, Session, SessionId, TargetResult, Verb};
 use wms_host::{Config, Host};
 
 /// Exit statuses (SPEC 6).
@@ -84,6 +86,19 @@ impl Reporter {
         if self.warning_action == ActionPreference::Stop {
             self.any_error = true;
             self.stopped = true;
+        }
+    }
+
+    /// PowerShell's what-if line (on standard error when standard output carries JSON).
+    fn what_if(&self, label: &str) {
+        let line = format!(
+            "What if: Performing the operation \"{}\" on target \"{label}\".",
+            self.verb.cmdlet()
+        );
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -242,6 +257,12 @@ pub fn run(req: Request) -> u8 {
         None
     });
     let mut listed = Vec::new();
+    // With an agent on this host, work goes through it (it has the privileges and keeps
+    // the audit log); without one, the engine runs here with the caller's own identity.
+    let agent = AgentClient::connect(&host.config.socket);
+    if let Some(a) = &agent {
+        tracing::debug!(socket = %a.socket().display(), "using the agent");
+    }
     for w in merged {
         if rep.stopped {
             break;
@@ -256,117 +277,27 @@ pub fn run(req: Request) -> u8 {
             );
             continue;
         }
-        let sessions = match host.sessions() {
-            Ok(s) => s,
-            Err(e) => {
-                rep.error_line(
-                    &format!("Cannot read the sessions of {}: {e}", host.names.fqdn),
-                    "InvalidOperationException",
-                );
-                continue;
-            }
+        let backend = match &agent {
+            Some(a) => Backend::Agent(a),
+            None => Backend::Local {
+                host: &host,
+                caller: host.caller(),
+            },
         };
         if req.verb == Verb::Get {
-            match &w.selection {
-                Selection::All => listed.extend(sessions),
-                Selection::Ids(ids) => {
-                    for id in dedup(ids) {
-                        match sessions.iter().find(|s| s.session_id == id) {
-                            Some(s) => listed.push(s.clone()),
-                            None => rep.result(
-                                &TargetResult {
-                                    computer_name: host.names.fqdn.clone(),
-                                    session_id: id,
-                                    user_name: None,
-                                    outcome: Outcome::NotFound,
-                                },
-                                false,
-                            ),
-                        }
-                    }
-                }
+            match backend.sessions() {
+                Ok(sessions) => select(
+                    sessions,
+                    &w.selection,
+                    &host.names.fqdn,
+                    &mut rep,
+                    &mut listed,
+                ),
+                Err(e) => rep.error_line(&e, "InvalidOperationException"),
             }
             continue;
         }
-        let caller = host.caller();
-        for step in plan(&caller, req.verb, &w.selection, &sessions) {
-            if rep.stopped {
-                break;
-            }
-            match step {
-                Step::Report {
-                    session_id,
-                    user_name,
-                    outcome,
-                } => rep.result(
-                    &TargetResult {
-                        computer_name: host.names.fqdn.clone(),
-                        session_id,
-                        user_name,
-                        outcome,
-                    },
-                    false,
-                ),
-                Step::Act(session) => {
-                    let label = session.target_label();
-                    let mut quiet = false;
-                    let outcome = if req.what_if {
-                        let line = format!(
-                            "What if: Performing the operation \"{}\" on target \"{label}\".",
-                            req.verb.cmdlet()
-                        );
-                        if rep.json {
-                            eprintln!("{line}");
-                        } else {
-                            println!("{line}");
-                        }
-                        Outcome::WhatIf
-                    } else {
-                        let answer = if !req.confirm {
-                            Answer::Yes
-                        } else if !prompter.can_ask() {
-                            quiet = false;
-                            Answer::NoToAll
-                        } else {
-                            quiet = true;
-                            prompter.ask(req.verb.cmdlet(), &label, &mut io::stderr())
-                        };
-                        match answer {
-                            Answer::Yes | Answer::YesToAll => {
-                                rep.verbose(&format!(
-                                    "Performing the operation \"{}\" on target \"{label}\".",
-                                    req.verb.cmdlet()
-                                ));
-                                act(&host, &req, &session, &rep)
-                            }
-                            Answer::No | Answer::NoToAll if quiet => {
-                                Outcome::Skipped("declined at the confirmation prompt".into())
-                            }
-                            Answer::No | Answer::NoToAll => Outcome::Skipped(
-                                "confirmation is required and standard input is not a terminal to ask on; declined".into(),
-                            ),
-                            Answer::Suspend => {
-                                rep.error_line(
-                                    "The operation was stopped at the prompt; the remaining sessions were not touched.",
-                                    "PipelineStoppedException",
-                                );
-                                rep.stopped = true;
-                                break;
-                            }
-                        }
-                    };
-                    rep.result(
-                        &TargetResult {
-                            computer_name: session.computer_name.clone(),
-                            session_id: session.session_id,
-                            user_name: Some(session.user_name.clone()),
-                            outcome,
-                        },
-                        quiet,
-                    );
-                }
-            }
-        }
+        act_on(&backend, &req, &w.selection, &mut rep, &mut prompter);
     }
     if req.verb == Verb::Get {
         let _ = io::stdout().write_all(
@@ -380,21 +311,177 @@ pub fn run(req: Request) -> u8 {
     }
 }
 
-fn act(host: &Host, req: &Request, session: &wms_core::Session, rep: &Reporter) -> Outcome {
-    match req.verb {
-        Verb::Close => host.close(session),
-        Verb::Disconnect => host.disconnect(session),
-        Verb::Lock => host.lock(session, req.message.as_deref().unwrap_or_default()),
-        Verb::Unlock => {
-            if !session.is_locked {
-                rep.verbose(&format!(
-                    "{} is not locked; there is nothing to unlock.",
-                    session.target_label()
-                ));
-            }
-            host.unlock(session)
+/// Where the engine runs for this host: here, or in the agent.
+enum Backend<'a> {
+    Local { host: &'a Host, caller: Caller },
+    Agent(&'a AgentClient),
+}
+
+impl Backend<'_> {
+    fn sessions(&self) -> Result<Vec<Session>, String> {
+        match self {
+            Backend::Local { host, .. } => host
+                .sessions()
+                .map_err(|e| format!("Cannot read the sessions of {}: {e}", host.names.fqdn)),
+            Backend::Agent(a) => a.sessions(),
         }
-        Verb::Get => unreachable!("Get is not an action"),
+    }
+
+    fn action(&self, r: &ActionRequest) -> Result<Vec<TargetResult>, String> {
+        match self {
+            Backend::Local { host, caller } => {
+                let sel = match &r.session_ids {
+                    Some(ids) if !r.all => Selection::Ids(ids.clone()),
+                    _ => Selection::All,
+                };
+                host.run_action(caller, r, &sel)
+                    .map_err(|e| format!("Cannot read the sessions of {}: {e}", host.names.fqdn))
+            }
+            Backend::Agent(a) => a.action(r).map(|resp| resp.results),
+        }
+    }
+}
+
+/// Get: the sessions named by `sel`, and NotFound for IDs that name none.
+fn select(
+    sessions: Vec<Session>,
+    sel: &Selection,
+    computer: &str,
+    rep: &mut Reporter,
+    listed: &mut Vec<Session>,
+) {
+    match sel {
+        Selection::All => listed.extend(sessions),
+        Selection::Ids(ids) => {
+            for id in dedup(ids) {
+                match sessions.iter().find(|s| s.session_id == id) {
+                    Some(s) => listed.push(s.clone()),
+                    None => rep.result(
+                        &TargetResult {
+                            computer_name: computer.to_string(),
+                            session_id: id,
+                            user_name: None,
+                            outcome: Outcome::NotFound,
+                        },
+                        false,
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// An action on one host: what-if, or act at once, or (with -Confirm, -Verbose or
+/// -ErrorAction Stop) plan first and then ask and act one target at a time, so a prompt
+/// or an error can end the command between targets.
+fn act_on(
+    backend: &Backend,
+    req: &Request,
+    sel: &Selection,
+    rep: &mut Reporter,
+    prompter: &mut Prompter,
+) {
+    let verb = ActionVerb::from_verb(req.verb).expect("Get is not an action");
+    let request = |sel: &Selection, what_if: bool| ActionRequest {
+        verb,
+        session_ids: match sel {
+            Selection::Ids(ids) => Some(ids.clone()),
+            Selection::All => None,
+        },
+        all: matches!(sel, Selection::All),
+        message: req.message.clone(),
+        what_if,
+    };
+    let call = |rep: &mut Reporter, r: ActionRequest| match backend.action(&r) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            rep.error_line(&e, "InvalidOperationException");
+            None
+        }
+    };
+    let stepwise = req.confirm || req.verbose || req.error_action == ActionPreference::Stop;
+    if req.what_if || !stepwise {
+        for r in call(rep, request(sel, req.what_if)).unwrap_or_default() {
+            if rep.stopped {
+                break;
+            }
+            if r.outcome == Outcome::WhatIf {
+                rep.what_if(&r.target_label());
+            }
+            rep.result(&r, false);
+        }
+        return;
+    }
+    // Sessions that are not locked, to say so when -Verbose unlocks them.
+    let not_locked: Vec<SessionId> = if req.verb == Verb::Unlock {
+        backend
+            .sessions()
+            .map(|v| {
+                v.into_iter()
+                    .filter(|s| !s.is_locked)
+                    .map(|s| s.session_id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for planned in call(rep, request(sel, true)).unwrap_or_default() {
+        if rep.stopped {
+            break;
+        }
+        if planned.outcome != Outcome::WhatIf {
+            rep.result(&planned, false);
+            continue;
+        }
+        let label = planned.target_label();
+        let (answer, quiet) = if !req.confirm {
+            (Answer::Yes, false)
+        } else if !prompter.can_ask() {
+            (Answer::NoToAll, false)
+        } else {
+            (
+                prompter.ask(req.verb.cmdlet(), &label, &mut io::stderr()),
+                true,
+            )
+        };
+        let declined = match answer {
+            Answer::Yes | Answer::YesToAll => {
+                rep.verbose(&format!(
+                    "Performing the operation \"{}\" on target \"{label}\".",
+                    req.verb.cmdlet()
+                ));
+                if not_locked.contains(&planned.session_id) {
+                    rep.verbose(&format!(
+                        "{label} is not locked; there is nothing to unlock."
+                    ));
+                }
+                let one = Selection::Ids(vec![planned.session_id]);
+                for r in call(rep, request(&one, false)).unwrap_or_default() {
+                    rep.result(&r, false);
+                }
+                continue;
+            }
+            Answer::No | Answer::NoToAll if quiet => "declined at the confirmation prompt",
+            Answer::No | Answer::NoToAll => {
+                "confirmation is required and standard input is not a terminal to ask on; declined"
+            }
+            Answer::Suspend => {
+                rep.error_line(
+                    "The operation was stopped at the prompt; the remaining sessions were not touched.",
+                    "PipelineStoppedException",
+                );
+                rep.stopped = true;
+                break;
+            }
+        };
+        rep.result(
+            &TargetResult {
+                outcome: Outcome::Skipped(declined.into()),
+                ..planned
+            },
+            quiet,
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //! binder (`cmdlet`), the executor both feed (`exec`), and the pieces it uses. The binary
 //! in `main.rs` is a thin shell over it; fuzz targets and tests reach the parsers here.
 
+pub mod agent_client;
 pub mod cli;
 pub mod cmdlet;
 pub mod confirm;

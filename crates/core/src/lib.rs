@@ -3,6 +3,7 @@
 //! host backend and the front ends supply facts and carry out the plan.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod authz;
 pub mod model;
 pub mod outcome;

@@ -1,10 +1,10 @@
 //! Per-target outcomes (SPEC section 4) and how each is reported.
 
 use crate::model::SessionId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happened to one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "Outcome", content = "Reason")]
 pub enum Outcome {
     Done,
@@ -53,27 +53,33 @@ impl Outcome {
 }
 
 /// The outcome for one target, labelled with where it was.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TargetResult {
     pub computer_name: String,
     pub session_id: SessionId,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user_name: Option<String>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
 
 impl TargetResult {
-    /// The error or warning text for this result, without the cmdlet prefix or category.
-    pub fn message(&self, verb_past: &str) -> String {
-        let who = match &self.user_name {
+    /// How the target is named in what-if lines, prompts and messages (as
+    /// `Session::target_label` names a session).
+    pub fn target_label(&self) -> String {
+        match &self.user_name {
             Some(u) => format!(
                 "Session {} ({}) on {}",
                 self.session_id, u, self.computer_name
             ),
             None => format!("Session {} on {}", self.session_id, self.computer_name),
-        };
+        }
+    }
+
+    /// The error or warning text for this result, without the cmdlet prefix or category.
+    pub fn message(&self, verb_past: &str) -> String {
+        let who = self.target_label();
         match &self.outcome {
             Outcome::Done => format!("{who} was {verb_past}."),
             Outcome::WhatIf => format!("{who} would be {verb_past}."),
@@ -115,6 +121,13 @@ mod tests {
         let v = serde_json::to_value(&done).unwrap();
         assert_eq!(v["Outcome"], "Done");
         assert!(v.get("Reason").is_none());
+        let back: TargetResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, done);
+        let skipped: TargetResult = serde_json::from_str(
+            r#"{"ComputerName":"h","SessionId":4,"Outcome":"Skipped","Reason":"declined"}"#,
+        )
+        .unwrap();
+        assert_eq!(skipped.outcome, Outcome::Skipped("declined".into()));
     }
 
     #[test]

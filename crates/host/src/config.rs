@@ -24,8 +24,10 @@ pub struct Config {
     pub grace_period: f64,
     /// How long, after SIGKILL, a close keeps at it before it reports Failed.
     pub kill_timeout: f64,
-    /// Where wms keeps state that must outlive a process (locks).
+    /// Where wms keeps state that must outlive a process (locks, the agent's audit log).
     pub state_dir: PathBuf,
+    /// The agent's Unix socket; `wms` uses the agent on this host when it answers there.
+    pub socket: PathBuf,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             grace_period: 5.0,
             kill_timeout: 5.0,
             state_dir: PathBuf::from("/var/lib/wms"),
+            socket: PathBuf::from("/run/wms/wmsd.sock"),
         }
     }
 }

@@ -7,7 +7,11 @@ use crate::procfs::{self, Stat};
 use std::collections::BTreeMap;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
-use wms_core::{Caller, Outcome, Pid, Session, SessionId, SessionState, Uid};
+use wms_core::api::{ActionRequest, ActionVerb};
+use wms_core::{
+    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, Step, TargetResult,
+    Uid,
+};
 
 /// A process that belongs to a login session.
 #[derive(Debug, Clone)]
@@ -83,6 +87,65 @@ impl Host {
             own_session: procfs::session_id(Pid(std::process::id() as i32))
                 .and_then(SessionId::from_kernel),
         }
+    }
+
+    /// A caller known by its process (a Unix-socket peer): its role from its user and the
+    /// groups the kernel gives that process, its own session from that process.
+    pub fn caller_of(&self, pid: Pid, uid: u32, gid: u32) -> Caller {
+        let mut gids = procfs::groups(pid).unwrap_or_default();
+        gids.push(gid);
+        Caller {
+            uid: Uid(uid),
+            role: crate::identity::role_of(uid, &gids, &self.config),
+            own_session: procfs::session_id(pid).and_then(SessionId::from_kernel),
+        }
+    }
+
+    /// Carries out `verb` on `session` (`message` is Lock's).
+    pub fn act(&self, verb: ActionVerb, session: &Session, message: Option<&str>) -> Outcome {
+        match verb {
+            ActionVerb::Close => self.close(session),
+            ActionVerb::Disconnect => self.disconnect(session),
+            ActionVerb::Lock => self.lock(session, message.unwrap_or_default()),
+            ActionVerb::Unlock => self.unlock(session),
+        }
+    }
+
+    /// The engine, wherever it runs (in-process or in the agent): plans `req` for `caller`
+    /// with the core's rules over the current sessions, then acts on each session the
+    /// caller may act on (or answers WhatIf). One result per target, in order.
+    pub fn run_action(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        selection: &Selection,
+    ) -> io::Result<Vec<TargetResult>> {
+        let sessions = self.sessions()?;
+        Ok(plan(caller, req.verb.verb(), selection, &sessions)
+            .into_iter()
+            .map(|step| match step {
+                Step::Report {
+                    session_id,
+                    user_name,
+                    outcome,
+                } => TargetResult {
+                    computer_name: self.names.fqdn.clone(),
+                    session_id,
+                    user_name,
+                    outcome,
+                },
+                Step::Act(s) => TargetResult {
+                    computer_name: s.computer_name.clone(),
+                    session_id: s.session_id,
+                    user_name: Some(s.user_name.clone()),
+                    outcome: if req.what_if {
+                        Outcome::WhatIf
+                    } else {
+                        self.act(req.verb, &s, req.message.as_deref())
+                    },
+                },
+            })
+            .collect())
     }
 
     /// Every login session on this host, in session ID order.

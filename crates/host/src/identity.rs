@@ -60,16 +60,22 @@ fn in_any(gids: &[Gid], names: &[String]) -> bool {
 /// The role of the running process, from its real user and the groups the kernel gives
 /// it (not the user database, which may have changed since login).
 pub fn own_role(config: &Config) -> Role {
-    let uid = rustix::process::getuid();
-    if uid.is_root() {
-        return Role::Administrator;
-    }
-    let mut gids: Vec<Gid> = rustix::process::getgroups()
+    let mut gids: Vec<u32> = rustix::process::getgroups()
         .unwrap_or_default()
         .into_iter()
-        .map(|g| Gid::from_raw(g.as_raw()))
+        .map(|g| g.as_raw())
         .collect();
-    gids.push(Gid::from_raw(rustix::process::getgid().as_raw()));
+    gids.push(rustix::process::getgid().as_raw());
+    role_of(rustix::process::getuid().as_raw(), &gids, config)
+}
+
+/// The role of a process running as `uid` with the groups `gids` (its primary and
+/// supplementary groups, as the kernel gives them).
+pub fn role_of(uid: u32, gids: &[u32], config: &Config) -> Role {
+    if uid == 0 {
+        return Role::Administrator;
+    }
+    let gids: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
     if in_any(&gids, &config.admin_groups) {
         Role::Administrator
     } else if in_any(&gids, &config.operator_groups) {
@@ -162,6 +168,20 @@ mod tests {
         for n in ["lab2", "lab1.other", "10.0.0.1", ""] {
             assert!(!h.is_local(n), "{n}");
         }
+    }
+
+    #[test]
+    fn roles_follow_uid_and_groups() {
+        let c = Config {
+            admin_groups: vec!["root".into()],
+            operator_groups: vec!["daemon".into()],
+            ..Config::default()
+        };
+        // Debian: group root is 0, daemon is 1.
+        assert_eq!(role_of(0, &[], &c), Role::Administrator);
+        assert_eq!(role_of(1000, &[1000, 0], &c), Role::Administrator);
+        assert_eq!(role_of(1000, &[1000, 1], &c), Role::Operator);
+        assert_eq!(role_of(1000, &[1000], &c), Role::User);
     }
 
     #[test]

@@ -141,6 +141,17 @@ pub fn environ(pid: Pid) -> Option<Vec<u8>> {
     fs::read(format!("/proc/{pid}/environ")).ok()
 }
 
+/// The supplementary groups of a process (the `Groups:` line of `/proc/PID/status`).
+pub fn groups(pid: Pid) -> Option<Vec<u32>> {
+    let status = read_text(Path::new(&format!("/proc/{pid}/status"))).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Groups:"))?;
+    Some(
+        line.split_ascii_whitespace()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+    )
+}
+
 /// This boot's random ID: state recorded under one boot means nothing under another,
 /// where session IDs start again from 1.
 pub fn boot_id() -> Option<String> {

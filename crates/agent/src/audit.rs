@@ -1,0 +1,99 @@
+//! The audit log: one JSON line per state-changing request (who, from where, what, the
+//! targets and their outcomes, or why it was refused), appended and synced to disk
+//! before the request is answered.
+
+use crate::Peer;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Mutex;
+use wms_core::api::ActionRequest;
+use wms_core::{Caller, SessionId, TargetResult};
+
+/// The open audit log.
+pub struct Audit {
+    file: Mutex<File>,
+}
+
+impl Audit {
+    /// Opens (creating, mode 0600) the log at `path` for appending.
+    pub fn open(path: &Path) -> io::Result<Audit> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        Ok(Audit {
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn write(&self, record: &Record) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(&line)?;
+        f.sync_data()
+    }
+}
+
+/// One audit record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub time: String,
+    /// `unix` (the local socket) or `tcp`.
+    pub via: &'static str,
+    pub peer_pid: Option<i32>,
+    pub uid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_ids: Option<Vec<SessionId>>,
+    pub all: bool,
+    pub what_if: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<TargetResult>>,
+}
+
+impl Record {
+    pub fn new(via: &'static str, peer: &Peer) -> Record {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Record {
+            time: wms_core::time::rfc3339_utc(now),
+            via,
+            peer_pid: peer.pid,
+            uid: peer.uid,
+            role: None,
+            verb: None,
+            session_ids: None,
+            all: false,
+            what_if: false,
+            refused: None,
+            results: None,
+        }
+    }
+
+    pub fn caller(&mut self, c: &Caller) {
+        self.role = Some(format!("{:?}", c.role));
+    }
+
+    pub fn request(&mut self, r: &ActionRequest) {
+        self.verb = Some(r.verb.verb().cmdlet().to_string());
+        self.session_ids = r.session_ids.clone();
+        self.all = r.all;
+        self.what_if = r.what_if;
+    }
+}
