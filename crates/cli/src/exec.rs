@@ -270,7 +270,7 @@ pub fn run(req: Request) -> u8 {
         if !host.names.is_local(&w.server) {
             rep.error_line(
                 &format!(
-                    "Cannot connect to server '{}': remote servers are reached through the wms agent (wmsd), which this version of wms does not include yet; run wms on that host instead.",
+                    "Cannot connect to server '{}': other hosts are reached through their agent over TLS, which this version of wms does not support yet; run wms on that host instead.",
                     w.server
                 ),
                 "NotSupportedException",
