@@ -20,9 +20,44 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Login sessions: list and close them.
+    /// Login sessions: list, close, disconnect, lock and unlock them.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Remote servers (their wmsd agents): add, list, remove, like Add-WmsSystem.
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Add a server: pin its agent's certificate (or trust a CA) and keep its token.
+    Add {
+        /// The server's name or address, optionally with :PORT (default 7390).
+        host: String,
+        /// The token `wmsd token create` printed on that server.
+        #[arg(
+            long,
+            conflicts_with = "token_file",
+            required_unless_present = "token_file"
+        )]
+        token: Option<String>,
+        /// Read the token from this file instead (keeps it out of the process list).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        /// The certificate fingerprint to pin (`wmsd fingerprint` on the server prints it).
+        #[arg(long, value_name = "SHA256:..")]
+        fingerprint: Option<String>,
+        /// Trust certificates signed by this CA (PEM) instead of pinning one.
+        #[arg(long, value_name = "FILE", conflicts_with = "fingerprint")]
+        ca: Option<std::path::PathBuf>,
+    },
+    /// List the added servers and how each is trusted.
+    List,
+    /// Forget a server.
+    Remove {
+        /// The name it was added as.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +218,7 @@ pub fn to_request(cli: Cli) -> Result<Request, String> {
                 ..request(Verb::Get, sel, a.common)
             })
         }
+        Command::System(_) => unreachable!("system commands are not session requests"),
         Command::Session(SessionCommand::Close(a)) => act_request(Verb::Close, a, None),
         Command::Session(SessionCommand::Disconnect(a)) => act_request(Verb::Disconnect, a, None),
         Command::Session(SessionCommand::Lock(l)) => {

@@ -6,6 +6,7 @@
 use crate::agent_client::AgentClient;
 use crate::cmdlet::{missing_selection, ActionPreference, BindError, OutputFormat, SelectionArg};
 use crate::confirm::{Answer, Prompter};
+use crate::systems::Systems;
 use crate::{output, pipeline};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use wms_core::api::{ActionRequest, ActionVerb};
@@ -257,47 +258,71 @@ pub fn run(req: Request) -> u8 {
         None
     });
     let mut listed = Vec::new();
-    // With an agent on this host, work goes through it (it has the privileges and keeps
-    // the audit log); without one, the engine runs here with the caller's own identity.
-    let agent = AgentClient::connect(&host.config.socket);
-    if let Some(a) = &agent {
-        tracing::debug!(socket = %a.socket().display(), "using the agent");
-    }
-    for w in merged {
-        if rep.stopped {
-            break;
-        }
-        if !host.names.is_local(&w.server) {
-            rep.error_line(
-                &format!(
-                    "Cannot connect to server '{}': other hosts are reached through their agent over TLS, which this version of wms does not support yet; run wms on that host instead.",
-                    w.server
-                ),
-                "NotSupportedException",
-            );
-            continue;
-        }
-        let backend = match &agent {
-            Some(a) => Backend::Agent(a),
-            None => Backend::Local {
-                host: &host,
-                caller: host.caller(),
-            },
-        };
-        if req.verb == Verb::Get {
-            match backend.sessions() {
-                Ok(sessions) => select(
-                    sessions,
-                    &w.selection,
-                    &host.names.fqdn,
-                    &mut rep,
-                    &mut listed,
-                ),
-                Err(e) => rep.error_line(&e, "InvalidOperationException"),
+    let remote = merged.iter().any(|w| !host.names.is_local(&w.server));
+    let systems = remote.then(|| crate::systems::path().and_then(|p| Systems::load(&p)));
+    // Each server's backend. This host: its agent when one answers (it has the privileges
+    // and keeps the audit log), else the engine here with the caller's own identity.
+    // Another host: its agent, over TLS.
+    let jobs: Vec<(ServerWork, Result<Backend, String>)> = merged
+        .into_iter()
+        .map(|w| {
+            let backend = if host.names.is_local(&w.server) {
+                Ok(match AgentClient::connect(&host.config.socket) {
+                    Some(a) => {
+                        tracing::debug!(agent = %a.describe(), "using the agent");
+                        Backend::Agent(a)
+                    }
+                    None => Backend::Local {
+                        host: &host,
+                        caller: host.caller(),
+                    },
+                })
+            } else {
+                remote_backend(
+                    &w.server,
+                    systems.as_ref().expect("loaded for remote servers"),
+                )
+            };
+            (w, backend)
+        })
+        .collect();
+    let stepwise = req.confirm || req.verbose || req.error_action == ActionPreference::Stop;
+    if jobs.len() == 1 || (req.verb != Verb::Get && stepwise) {
+        for (w, backend) in &jobs {
+            if rep.stopped {
+                break;
             }
-            continue;
+            match backend {
+                Err(e) => rep.error_line(e, "InvalidOperationException"),
+                Ok(b) if req.verb == Verb::Get => match b.sessions() {
+                    Ok(sessions) => {
+                        select(sessions, &w.selection, &w.server, &mut rep, &mut listed)
+                    }
+                    Err(e) => rep.error_line(&e, "InvalidOperationException"),
+                },
+                Ok(b) => act_on(b, &req, &w.selection, &mut rep, &mut prompter),
+            }
         }
-        act_on(&backend, &req, &w.selection, &mut rep, &mut prompter);
+    } else {
+        // Many servers at once: each is worked on concurrently, and the results are
+        // reported in the order the servers were given.
+        let outs = concurrently(&jobs, |(w, backend)| match backend {
+            Err(e) => Err(e.clone()),
+            Ok(b) if req.verb == Verb::Get => b.sessions().map(Done::Sessions),
+            Ok(b) => b
+                .action(&action_request(&req, &w.selection, req.what_if))
+                .map(Done::Results),
+        });
+        for ((w, _), out) in jobs.iter().zip(outs) {
+            if rep.stopped {
+                break;
+            }
+            match out {
+                Err(e) => rep.error_line(&e, "InvalidOperationException"),
+                Ok(Done::Sessions(s)) => select(s, &w.selection, &w.server, &mut rep, &mut listed),
+                Ok(Done::Results(r)) => report_all(&mut rep, r),
+            }
+        }
     }
     if req.verb == Verb::Get {
         let _ = io::stdout().write_all(
@@ -314,7 +339,85 @@ pub fn run(req: Request) -> u8 {
 /// Where the engine runs for this host: here, or in the agent.
 enum Backend<'a> {
     Local { host: &'a Host, caller: Caller },
-    Agent(&'a AgentClient),
+    Agent(AgentClient),
+}
+
+/// What one server's work produced.
+enum Done {
+    Sessions(Vec<Session>),
+    Results(Vec<TargetResult>),
+}
+
+/// The agent of another host, as `wms system add` recorded it.
+fn remote_backend(
+    server: &str,
+    systems: &Result<Systems, String>,
+) -> Result<Backend<'static>, String> {
+    let systems = systems.as_ref().map_err(Clone::clone)?;
+    let system = systems.find(server).ok_or_else(|| {
+        format!(
+            "Cannot connect to server '{server}': it has not been added; add it with `wms system add {server}`."
+        )
+    })?;
+    AgentClient::remote(system).map(Backend::Agent)
+}
+
+/// The most servers worked on at once.
+const MAX_CONCURRENT_SERVERS: usize = 32;
+
+/// Runs `work` on every job, up to [`MAX_CONCURRENT_SERVERS`] at a time, showing progress
+/// on a terminal; the outputs are in the jobs' order.
+fn concurrently<J: Sync, T: Send>(jobs: &[J], work: impl Fn(&J) -> T + Sync) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let outs: Mutex<Vec<Option<T>>> = Mutex::new(jobs.iter().map(|_| None).collect());
+    let progress = crate::progress::Progress::new(jobs.len());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.len().min(MAX_CONCURRENT_SERVERS) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let out = work(job);
+                outs.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(out);
+                progress.show(done.fetch_add(1, Ordering::Relaxed) + 1);
+            });
+        }
+    });
+    progress.finish();
+    outs.into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|o| o.expect("every job ran"))
+        .collect()
+}
+
+/// The request for `verb` over `sel`.
+fn action_request(req: &Request, sel: &Selection, what_if: bool) -> ActionRequest {
+    ActionRequest {
+        verb: ActionVerb::from_verb(req.verb).expect("Get is not an action"),
+        session_ids: match sel {
+            Selection::Ids(ids) => Some(ids.clone()),
+            Selection::All => None,
+        },
+        all: matches!(sel, Selection::All),
+        message: req.message.clone(),
+        what_if,
+    }
+}
+
+/// Reports a batch of results: a what-if line for each WhatIf, then the outcome.
+fn report_all(rep: &mut Reporter, results: Vec<TargetResult>) {
+    for r in results {
+        if rep.stopped {
+            break;
+        }
+        if r.outcome == Outcome::WhatIf {
+            rep.what_if(&r.target_label());
+        }
+        rep.result(&r, false);
+    }
 }
 
 impl Backend<'_> {
@@ -381,17 +484,7 @@ fn act_on(
     rep: &mut Reporter,
     prompter: &mut Prompter,
 ) {
-    let verb = ActionVerb::from_verb(req.verb).expect("Get is not an action");
-    let request = |sel: &Selection, what_if: bool| ActionRequest {
-        verb,
-        session_ids: match sel {
-            Selection::Ids(ids) => Some(ids.clone()),
-            Selection::All => None,
-        },
-        all: matches!(sel, Selection::All),
-        message: req.message.clone(),
-        what_if,
-    };
+    let request = |sel: &Selection, what_if: bool| action_request(req, sel, what_if);
     let call = |rep: &mut Reporter, r: ActionRequest| match backend.action(&r) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -401,15 +494,8 @@ fn act_on(
     };
     let stepwise = req.confirm || req.verbose || req.error_action == ActionPreference::Stop;
     if req.what_if || !stepwise {
-        for r in call(rep, request(sel, req.what_if)).unwrap_or_default() {
-            if rep.stopped {
-                break;
-            }
-            if r.outcome == Outcome::WhatIf {
-                rep.what_if(&r.target_label());
-            }
-            rep.result(&r, false);
-        }
+        let results = call(rep, request(sel, req.what_if)).unwrap_or_default();
+        report_all(rep, results);
         return;
     }
     // Sessions that are not locked, to say so when -Verbose unlocks them.

@@ -10,3 +10,7 @@ mod debug_log;
 pub mod exec;
 pub mod output;
 pub mod pipeline;
+mod progress;
+pub mod system_cmd;
+pub mod systems;
+pub mod tls;

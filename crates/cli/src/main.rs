@@ -39,11 +39,51 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exec::exit::USAGE } else { 0 });
         }
     };
+    if let cli::Command::System(cmd) = parsed.command {
+        return system(cmd);
+    }
     match cli::to_request(parsed) {
         Ok(req) => ExitCode::from(exec::run(req)),
         Err(msg) => {
             eprintln!("wms: {msg}");
             ExitCode::from(exec::exit::USAGE)
+        }
+    }
+}
+
+fn system(cmd: cli::SystemCommand) -> ExitCode {
+    use wms_cli::system_cmd;
+    let result = match cmd {
+        cli::SystemCommand::Add {
+            host,
+            token,
+            token_file,
+            fingerprint,
+            ca,
+        } => token
+            .map(Ok)
+            .unwrap_or_else(|| {
+                let path = token_file.expect("clap requires a token or a token file");
+                std::fs::read_to_string(&path)
+                    .map(|t| t.trim().to_string())
+                    .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))
+            })
+            .and_then(|token| {
+                system_cmd::add(system_cmd::AddArgs {
+                    host,
+                    token,
+                    fingerprint,
+                    ca,
+                })
+            }),
+        cli::SystemCommand::List => system_cmd::list(),
+        cli::SystemCommand::Remove { name } => system_cmd::remove(&name),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wms system: {e}");
+            ExitCode::from(exec::exit::TARGET_ERROR)
         }
     }
 }

@@ -22,7 +22,12 @@ fn this_hosts_own_names_work_in_process_and_other_hosts_are_an_error() {
     assert!(
         stderr(&out)
             .starts_with("Close-WmsSession: Cannot connect to server 'no-such-host.invalid'")
-            && stderr(&out).trim_end().ends_with("(NotSupportedException)"),
+            && stderr(&out).contains(
+                "it has not been added; add it with `wms system add no-such-host.invalid`"
+            )
+            && stderr(&out)
+                .trim_end()
+                .ends_with("(InvalidOperationException)"),
         "{}",
         stderr(&out)
     );
