@@ -49,8 +49,17 @@ pub struct Record {
     pub time: String,
     /// `unix` (the local socket) or `tcp`.
     pub via: &'static str,
+    /// On the Unix socket: the calling process and its user.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_pid: Option<i32>,
-    pub uid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Over TCP: the client's address and port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_addr: Option<String>,
+    /// Over TCP: the name of the token presented (never the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,16 +75,27 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(via: &'static str, peer: &Peer) -> Record {
+    pub fn new(peer: &Peer) -> Record {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         Record {
             time: wms_core::time::rfc3339_utc(now),
-            via,
-            peer_pid: peer.pid,
-            uid: peer.uid,
+            via: peer.via(),
+            peer_pid: match *peer {
+                Peer::Unix { pid, .. } => pid,
+                Peer::Tcp { .. } => None,
+            },
+            uid: match *peer {
+                Peer::Unix { uid, .. } => Some(uid),
+                Peer::Tcp { .. } => None,
+            },
+            peer_addr: match *peer {
+                Peer::Unix { .. } => None,
+                Peer::Tcp { addr } => Some(addr.to_string()),
+            },
+            token_name: None,
             role: None,
             verb: None,
             session_ids: None,

@@ -8,14 +8,16 @@ pub fn document() -> Value {
         "info": {
             "title": "wmsd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The wms agent: list the login sessions of this host and close, disconnect, lock or unlock them. Callers on the Unix socket are known by their peer credentials."
+            "description": "The wms agent: list the login sessions of this host and close, disconnect, lock or unlock them. Callers on the Unix socket are known by their peer credentials and send no token. Callers over TCP (TLS, port 7390 by default) send a bearer token made by `wmsd token create`; without a valid one they get 401 and nothing changes."
         },
         "paths": {
             "/v1/sessions": {
                 "get": {
                     "summary": "Every login session on this host (Get-WmsSession -All)",
+                    "security": [{}, {"bearer": []}],
                     "responses": {
                         "200": {"description": "The sessions", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}}},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
                         "500": {"$ref": "#/components/responses/Error"}
                     }
                 }
@@ -23,22 +25,32 @@ pub fn document() -> Value {
             "/v1/actions": {
                 "post": {
                     "summary": "Close, disconnect, lock or unlock sessions; every request is audited before it is answered",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [
+                        {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
+                        {"name": "X-Wms-Session-Id", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "Over TCP: the session the calling command runs in, on its host."}
+                    ],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}},
                     "responses": {
                         "200": {"description": "One result per target", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionResponse"}}}},
                         "400": {"$ref": "#/components/responses/Error"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
                         "403": {"$ref": "#/components/responses/Error"},
                         "500": {"$ref": "#/components/responses/Error"}
                     }
                 }
             },
             "/openapi.json": {
-                "get": {"summary": "This document", "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+                "get": {"summary": "This document (open to anyone, over TCP too)", "security": [], "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}}
             }
         },
         "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Over TCP only: `Authorization: Bearer wms_<64 hex digits>`, a token from `wmsd token create --name NAME --role admin|operator` (admin: any session; operator: sessions of non-administrators). Revoked with `wmsd token revoke NAME`, effective from the next request."}
+            },
             "responses": {
-                "Error": {"description": "What was wrong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                "Error": {"description": "What was wrong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "Unauthorized": {"description": "Over TCP, no valid token: the error names what was wrong (no token, a malformed Authorization header, an unknown token, or the revoked token by name). Nothing was changed; for POST /v1/actions the refusal is audited.", "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},

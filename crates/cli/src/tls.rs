@@ -8,13 +8,13 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// `SHA256:AB:CD:...`, as `openssl x509 -fingerprint -sha256` prints it, with the prefix.
 pub fn fingerprint(der: &[u8]) -> String {
-    let hex: Vec<String> = Sha256::digest(der)
+    let hex: Vec<String> = ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect();

@@ -35,7 +35,9 @@ impl Agent {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let config = wms_testkit::config_file(&format!(
-            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\n",
+            // The Unix socket only: concurrent agents cannot all have the default TCP port
+            // (the TLS listener is tested in crates/agent/tests/tls.rs).
+            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = []\n",
             d = dir.display()
         ))
         .display()

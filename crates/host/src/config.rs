@@ -28,6 +28,14 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The agent's Unix socket; `wms` uses the agent on this host when it answers there.
     pub socket: PathBuf,
+    /// The socket addresses the agent serves TLS on, for remote callers with a token;
+    /// empty for the Unix socket only.
+    pub listen: Vec<String>,
+    /// A CA-signed certificate (PEM, the chain after it) for the agent to serve instead of
+    /// its own self-signed one under `state_dir/tls/`; goes with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert` (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -39,6 +47,9 @@ impl Default for Config {
             kill_timeout: 5.0,
             state_dir: PathBuf::from("/var/lib/wms"),
             socket: PathBuf::from("/run/wms/wmsd.sock"),
+            listen: vec!["0.0.0.0:7390".into()],
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -146,6 +157,19 @@ mod tests {
         let e = Config::parse("grace_period = 1\nadmin_grups = [\"x\"]\n").unwrap_err();
         assert!(e.starts_with("line 2:"), "{e}");
         assert!(e.contains("admin_grups"), "{e}");
+    }
+
+    #[test]
+    fn agent_listen_and_tls_pair() {
+        let c = Config::default();
+        assert_eq!(c.listen, ["0.0.0.0:7390"]);
+        assert_eq!((c.tls_cert, c.tls_key), (None, None));
+        let c = Config::parse(
+            "listen = []\ntls_cert = \"/etc/wms/c.pem\"\ntls_key = \"/etc/wms/k.pem\"\n",
+        )
+        .unwrap();
+        assert!(c.listen.is_empty());
+        assert_eq!(c.tls_key, Some(PathBuf::from("/etc/wms/k.pem")));
     }
 
     #[test]

@@ -1,15 +1,25 @@
 //! `wmsd`: the wms agent. Serves the HTTP/JSON API on the Unix socket named by the
-//! configuration (default `/run/wms/wmsd.sock`); callers there are known by their peer
-//! credentials. Exit status 1 with a message naming the cause when it cannot start.
+//! configuration (default `/run/wms/wmsd.sock`), where callers are known by their peer
+//! credentials, and with TLS on the TCP addresses of `listen` (default `0.0.0.0:7390`),
+//! where callers present a bearer token. `wmsd token ...` manages those tokens and
+//! `wmsd fingerprint` prints the certificate's fingerprint for clients to pin.
+//!
+//! Exit status: 0 done; 1 it could not start or the command failed (the message names the
+//! cause); 2 a usage error.
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::UnixListener;
+use tokio::sync::watch;
 use wms_agent::audit::Audit;
-use wms_agent::{app, AppState, Peer};
+use wms_agent::tls::{Material, TlsListener};
+use wms_agent::tokens::{TokenRole, TokenStore};
+use wms_agent::{app, machine_id, AppState, Peer};
 use wms_host::{Config, Host};
 
 #[derive(Debug, Parser)]
@@ -27,6 +37,50 @@ struct Args {
 enum Command {
     /// Serve the API (what wmsd does with no subcommand).
     Serve,
+    /// Make, list and revoke the bearer tokens of remote callers.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the SHA-256 fingerprint of the certificate the agent serves, for clients to
+    /// pin (making the self-signed certificate first if there is none yet).
+    Fingerprint,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it, this once only: only its hash is kept.
+    Create {
+        /// The token's name, as listings and audit records show it.
+        #[arg(long)]
+        name: String,
+        /// What its holder may do: act on any session (admin), or on sessions of
+        /// non-administrators (operator).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List the tokens: name, role, when made, whether revoked (never the tokens).
+    List,
+    /// Revoke a token: the agent refuses it from the next request on.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Operator,
+}
+
+impl From<RoleArg> for TokenRole {
+    fn from(r: RoleArg) -> TokenRole {
+        match r {
+            RoleArg::Admin => TokenRole::Admin,
+            RoleArg::Operator => TokenRole::Operator,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -37,6 +91,8 @@ fn main() -> ExitCode {
         .init();
     let result = match args.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
+        Command::Token { command } => token(command),
+        Command::Fingerprint => fingerprint(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,6 +101,68 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    wms_core::time::rfc3339_utc(secs)
+}
+
+fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let store = TokenStore::new(&config.state_dir);
+    match command {
+        TokenCommand::Create { name, role } => {
+            let role = TokenRole::from(role);
+            let token = store.create(&name, role, &now())?;
+            println!("{token}");
+            eprintln!(
+                "wmsd: made the {} token \"{name}\"; it is shown only this once, so keep it now",
+                role.as_str()
+            );
+        }
+        TokenCommand::List => {
+            let tokens = store.list()?;
+            if tokens.is_empty() {
+                eprintln!("wmsd: no tokens; make one with: wmsd token create --name NAME --role admin|operator");
+                return Ok(());
+            }
+            let width = tokens
+                .iter()
+                .map(|t| t.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            println!("{:width$}  {:8}  {:20}  REVOKED", "NAME", "ROLE", "CREATED");
+            for t in &tokens {
+                println!(
+                    "{:width$}  {:8}  {:20}  {}",
+                    t.name,
+                    t.role.as_str(),
+                    t.created,
+                    t.revoked.as_deref().unwrap_or("no")
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if store.revoke(&name, &now())? {
+                println!("Revoked the token \"{name}\".");
+            } else {
+                println!("The token \"{name}\" was already revoked.");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fingerprint() -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let material = Material::prepare(&config)?;
+    println!("{}", material.fingerprint());
+    Ok(())
 }
 
 fn serve() -> anyhow::Result<()> {
@@ -58,7 +176,23 @@ fn serve() -> anyhow::Result<()> {
     rt.block_on(run(config))
 }
 
+/// The `listen` entries as socket addresses; the error names the bad one.
+fn listen_addresses(config: &Config) -> anyhow::Result<Vec<SocketAddr>> {
+    config
+        .listen
+        .iter()
+        .map(|a| {
+            a.parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "listen: {a:?} is not a socket address (write an address and a port, like \"0.0.0.0:7390\" or \"[::]:7390\")"
+                )
+            })
+        })
+        .collect()
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = listen_addresses(&config)?;
     let socket = config.socket.clone();
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -71,25 +205,64 @@ async fn run(config: Config) -> anyhow::Result<()> {
         std::fs::remove_file(&socket)
             .with_context(|| format!("cannot remove the stale socket {}", socket.display()))?;
     }
-    let listener = UnixListener::bind(&socket)
+    let audit_path = config.state_dir.join("audit.log");
+    let audit = Audit::open(&audit_path)
+        .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
+    // Everything that can fail is checked before anything is bound, so a failed start
+    // leaves no socket behind.
+    let tls = if listen.is_empty() {
+        None
+    } else {
+        let material = Material::prepare(&config)?;
+        tracing::info!(
+            cert = %material.files.cert.display(),
+            fingerprint = %material.fingerprint(),
+            "TLS certificate"
+        );
+        Some(material.server_config()?)
+    };
+    let tcp = wms_agent::tls::bind(&listen).await?;
+    let unix = UnixListener::bind(&socket)
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     // Anyone may connect: who they are comes from the kernel, and the rules decide.
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
         .with_context(|| format!("cannot set the mode of {}", socket.display()))?;
-    let audit_path = config.state_dir.join("audit.log");
-    let audit = Audit::open(&audit_path)
-        .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
     let state = Arc::new(AppState {
+        tokens: TokenStore::new(&config.state_dir),
+        machine_id: machine_id(),
         host: Host::new(config),
         audit,
     });
-    tracing::info!(socket = %socket.display(), "serving");
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<Peer>(),
+    tracing::info!(socket = %socket.display(), tcp = ?listen, "serving");
+
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let router = app(state);
+    let on_unix = axum::serve(
+        unix,
+        router.clone().into_make_service_with_connect_info::<Peer>(),
     )
-    .with_graceful_shutdown(shutdown())
-    .await;
+    .with_graceful_shutdown(until_stopped(stopped.clone()))
+    .into_future();
+    let served = match tls {
+        Some(tls_config) => {
+            let on_tcp = axum::serve(
+                TlsListener::new(tcp, tls_config),
+                router.into_make_service_with_connect_info::<Peer>(),
+            )
+            .with_graceful_shutdown(until_stopped(stopped))
+            .into_future();
+            let (u, t) = tokio::join!(on_unix, on_tcp);
+            u.and(t)
+        }
+        None => on_unix.await,
+    };
     let _ = std::fs::remove_file(&socket);
     served.context("serving failed")
 }

@@ -1,0 +1,938 @@
+//! wmsd over TCP with TLS and bearer tokens, tested with the real binary, a real TLS
+//! client (rustls, pinning the fingerprint `wmsd fingerprint` prints, or trusting the
+//! certificate as a CA would) and real sshd sessions.
+//!
+//! These tests live with the agent rather than beside the Unix-socket ones in
+//! crates/cli/tests because they need a TLS client, which is this crate's dependency.
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wms_testkit::{session_pids, user, wait_session_gone, Role, Sshd};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+const WMSD: &str = env!("CARGO_BIN_EXE_wmsd");
+
+// ---------------------------------------------------------------------------------------
+// A real agent
+// ---------------------------------------------------------------------------------------
+
+/// A real wmsd on a loopback port, with its own socket, state directory and configuration.
+struct Agent {
+    child: Child,
+    dir: PathBuf,
+    config: PathBuf,
+    port: u16,
+}
+
+fn fresh_dir(what: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "wms-tls-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A configuration for an agent in `dir` listening on `port`, plus `extra` lines.
+fn config_in(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    wms_testkit::config_file(&format!(
+        "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [\"127.0.0.1:{port}\"]\n{extra}",
+        d = dir.display()
+    ))
+}
+
+/// Runs `wmsd args...` with the configuration `config`.
+fn wmsd(config: &Path, args: &[&str]) -> Output {
+    Command::new(WMSD)
+        .args(args)
+        .env("WMS_CONFIG", config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Agent {
+    fn start() -> Agent {
+        Agent::start_with("")
+    }
+
+    /// Starts an agent with `extra` configuration lines, on a free port (trying another
+    /// if someone took the one picked before the agent could bind it).
+    fn start_with(extra: &str) -> Agent {
+        Agent::start_in(fresh_dir("agent"), extra)
+    }
+
+    /// Starts an agent whose socket and state are in `dir`.
+    fn start_in(dir: PathBuf, extra: &str) -> Agent {
+        for _ in 0..5 {
+            let port = free_port();
+            let config = config_in(&dir, port, extra);
+            let log = std::fs::File::create(dir.join("wmsd.log")).unwrap();
+            let mut child = Command::new(WMSD)
+                .env("WMS_CONFIG", &config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let end = Instant::now() + Duration::from_secs(20);
+            loop {
+                // The Unix socket is bound after the TCP listeners: once it answers, both do.
+                if UnixStream::connect(dir.join("wmsd.sock")).is_ok() {
+                    return Agent {
+                        child,
+                        dir,
+                        config,
+                        port,
+                    };
+                }
+                if let Some(status) = child.try_wait().unwrap() {
+                    let log = std::fs::read_to_string(dir.join("wmsd.log")).unwrap_or_default();
+                    assert!(
+                        log.contains("Address in use"),
+                        "wmsd exited ({status}): {log}"
+                    );
+                    break;
+                }
+                assert!(Instant::now() < end, "wmsd never listened");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("no free port for wmsd after 5 tries");
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn wmsd(&self, args: &[&str]) -> Output {
+        wmsd(&self.config, args)
+    }
+
+    /// A new token with `role`, as `wmsd token create` prints it.
+    fn token(&self, name: &str, role: &str) -> String {
+        let out = self.wmsd(&["token", "create", "--name", name, "--role", role]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    fn fingerprint(&self) -> String {
+        let out = self.wmsd(&["fingerprint"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    fn pinned(&self) -> Arc<ClientConfig> {
+        pinned_client(&self.fingerprint())
+    }
+
+    /// One HTTP request over TLS, pinning the agent's fingerprint.
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        https(
+            self.addr(),
+            self.pinned(),
+            "localhost",
+            method,
+            path,
+            headers,
+            body,
+        )
+        .unwrap()
+    }
+
+    /// `POST /v1/actions` with `body` and the headers.
+    fn act(&self, headers: &[(&str, &str)], body: &str) -> Reply {
+        self.request("POST", "/v1/actions", headers, body)
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("state/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("wmsd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        // SIGTERM to the agent this test started, by its PID.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+// ---------------------------------------------------------------------------------------
+// A real TLS client
+// ---------------------------------------------------------------------------------------
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// `SHA256:` and uppercase hex pairs joined by `:`, computed here independently.
+fn fingerprint_of(der: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = d.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    format!("SHA256:{}", hex.join(":"))
+}
+
+/// Trusts exactly the certificate with a pinned fingerprint, as `wms system add` does.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let got = fingerprint_of(end_entity);
+        if got == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the certificate's fingerprint {got} is not the pinned {}",
+                self.fingerprint
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn pinned_client(fingerprint: &str) -> Arc<ClientConfig> {
+    let p = provider();
+    let verifier = Pinned {
+        fingerprint: fingerprint.to_string(),
+        provider: p.clone(),
+    };
+    Arc::new(
+        ClientConfig::builder_with_provider(p)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    )
+}
+
+/// A client that trusts `ca_pem` as a certificate authority and checks the server's name,
+/// as `wms system add --ca` would.
+fn ca_client(ca_pem: &Path) -> Arc<ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca_pem).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    Arc::new(
+        ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Value,
+}
+
+/// One HTTP/1.1 request over TLS to `addr`, presenting `name` as the server name.
+fn https(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    name: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Reply, String> {
+    let server_name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    if let Err(e) = tls.read_to_end(&mut out) {
+        // A peer that closes without close_notify after a complete answer is fine here.
+        if out.is_empty() || e.kind() != std::io::ErrorKind::UnexpectedEof {
+            return Err(e.to_string());
+        }
+    }
+    let out = text(&out);
+    let (head, body) = out
+        .split_once("\r\n\r\n")
+        .ok_or(format!("no HTTP answer: {out:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(format!("no status: {head:?}"))?;
+    let body = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+    Ok(Reply {
+        status,
+        head: head.to_string(),
+        body,
+    })
+}
+
+fn machine_id() -> String {
+    ["/etc/machine-id", "/proc/sys/kernel/random/boot_id"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap()
+}
+
+fn assert_untouched(id: u32, pids: &[u32]) {
+    let now = session_pids(id);
+    for p in pids {
+        assert!(
+            now.contains(p),
+            "process {p} of session {id} is gone; left: {now:?}"
+        );
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn tcp_callers_without_a_valid_token_are_refused_change_nothing_and_are_audited() {
+    let agent = Agent::start();
+    let sshd = Sshd::start();
+    let admin = sshd.open_session(&user(Role::Admin), "sleep 600", false);
+    let pids = session_pids(admin.session_id());
+    assert!(!pids.is_empty());
+    let close = format!(
+        "{{\"verb\":\"close\",\"sessionIds\":[{}]}}",
+        admin.session_id()
+    );
+    let soon_revoked = agent.token("soon-revoked", "admin");
+    let operator = agent.token("helpdesk", "operator");
+
+    // No token; a token this agent never issued; not a bearer header at all.
+    let r = agent.act(&[], &close);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(
+        r.body["error"].as_str().unwrap().starts_with("no token"),
+        "{r:?}"
+    );
+    assert!(
+        r.head
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{r:?}"
+    );
+    let wrong = format!("wms_{}", "0123456789abcdef".repeat(4));
+    let r = agent.act(&[("Authorization", &bearer(&wrong))], &close);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown token"),
+        "{r:?}"
+    );
+    let r = agent.act(&[("Authorization", "Basic d21zOndtcw==")], &close);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("malformed Authorization header"),
+        "{r:?}"
+    );
+
+    // A token that works, revoked while the agent runs: refused on the very next request.
+    let r = agent.request(
+        "GET",
+        "/v1/sessions",
+        &[("Authorization", &bearer(&soon_revoked))],
+        "",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let out = agent.wmsd(&["token", "revoke", "soon-revoked"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r = agent.act(&[("Authorization", &bearer(&soon_revoked))], &close);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(
+        r.body["error"].as_str().unwrap().split(':').next().unwrap(),
+        "revoked token \"soon-revoked\"",
+        "{r:?}"
+    );
+    let r = agent.request(
+        "GET",
+        "/v1/sessions",
+        &[("Authorization", &bearer(&soon_revoked))],
+        "",
+    );
+    assert_eq!(r.status, 401, "{r:?}");
+
+    // An operator's token on an administrator's session: the rules refuse it.
+    let r = agent.act(&[("Authorization", &bearer(&operator))], &close);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["results"][0]["Outcome"], "AccessDenied", "{r:?}");
+    assert_eq!(r.body["results"][0]["SessionId"], admin.session_id());
+
+    // Listing needs a token over TCP too; the API description does not.
+    let r = agent.request("GET", "/v1/sessions", &[], "");
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = agent.request("GET", "/openapi.json", &[], "");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(r.body["paths"]["/v1/actions"]["post"]["responses"]["401"].is_object());
+
+    // On the Unix socket the caller is known by its credentials and sends no token.
+    let mut unix = UnixStream::connect(agent.dir.join("wmsd.sock")).unwrap();
+    unix.write_all(b"GET /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    unix.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Nothing changed: every process of the administrator's session is still there.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_untouched(admin.session_id(), &pids);
+
+    // Each refusal left an audit record saying where from and why; none holds a token.
+    let audit = agent.audit();
+    let tcp: Vec<&Value> = audit.iter().filter(|r| r["via"] == "tcp").collect();
+    assert_eq!(tcp.len(), 5, "{audit:#?}");
+    for r in &tcp {
+        assert!(
+            r["peerAddr"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{r}"
+        );
+        assert!(r.get("uid").is_none() && r.get("peerPid").is_none(), "{r}");
+    }
+    let refused: Vec<&str> = tcp.iter().filter_map(|r| r["refused"].as_str()).collect();
+    assert_eq!(refused.len(), 4, "{audit:#?}");
+    assert!(refused[0].starts_with("no token"), "{refused:?}");
+    assert!(refused[1].starts_with("unknown token"), "{refused:?}");
+    assert!(
+        refused[2].starts_with("malformed Authorization header"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[3].starts_with("revoked token \"soon-revoked\""),
+        "{refused:?}"
+    );
+    assert_eq!(tcp[3]["tokenName"], "soon-revoked");
+    let op = tcp[4];
+    assert_eq!(op["tokenName"], "helpdesk");
+    assert_eq!(op["role"], "Operator");
+    assert_eq!(op["verb"], "Close-WmsSession");
+    assert_eq!(op["results"][0]["Outcome"], "AccessDenied");
+    let everything = format!(
+        "{}{}",
+        std::fs::read_to_string(agent.dir.join("state/audit.log")).unwrap(),
+        agent.log()
+    );
+    for t in [&soon_revoked, &operator, &wrong] {
+        assert!(!everything.contains(&t[4..]), "a token was written down");
+    }
+}
+
+#[test]
+fn an_admin_token_closes_a_real_ssh_session_over_tls_but_not_the_callers_own() {
+    let agent = Agent::start();
+    let sshd = Sshd::start();
+    let mut target = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    let id = target.session_id();
+    let pids = session_pids(id);
+    let token = agent.token("fleet-admin", "admin");
+    let auth = bearer(&token);
+    let close = format!("{{\"verb\":\"close\",\"sessionIds\":[{id}]}}");
+
+    // A caller on this very host that runs in the target session: its own, so refused.
+    let here = machine_id();
+    let own = id.to_string();
+    let r = agent.act(
+        &[
+            ("Authorization", &auth),
+            ("X-Wms-Machine-Id", &here),
+            ("X-Wms-Session-Id", &own),
+        ],
+        &close,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["results"][0]["Outcome"], "OwnSession", "{r:?}");
+    assert_untouched(id, &pids);
+
+    // The same session ID on another machine is not this session: it is closed.
+    let r = agent.act(
+        &[
+            ("Authorization", &auth),
+            ("X-Wms-Machine-Id", "0123456789abcdef0123456789abcdef"),
+            ("X-Wms-Session-Id", &own),
+        ],
+        &close,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["results"][0]["Outcome"], "Done", "{r:?}");
+    assert_eq!(r.body["results"][0]["UserName"], "wmst-plain");
+    assert!(
+        wait_session_gone(id, Duration::from_secs(30)),
+        "session {id} still has processes: {:?}",
+        session_pids(id)
+    );
+    assert!(target.wait_exit(Duration::from_secs(20)).is_some());
+
+    let audit = agent.audit();
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    for rec in &audit {
+        assert_eq!(rec["via"], "tcp");
+        assert_eq!(rec["tokenName"], "fleet-admin");
+        assert_eq!(rec["role"], "Administrator");
+        assert_eq!(rec["verb"], "Close-WmsSession");
+        assert!(rec["peerAddr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    }
+    assert_eq!(audit[0]["results"][0]["Outcome"], "OwnSession");
+    assert_eq!(audit[1]["results"][0]["Outcome"], "Done");
+    assert_eq!(audit[1]["results"][0]["SessionId"], id);
+}
+
+#[test]
+fn the_agent_makes_its_certificate_once_and_serves_it_for_its_names() {
+    let dir = fresh_dir("cert");
+    let config = config_in(&dir, 1, "");
+    let tls = dir.join("state/tls");
+    // `wmsd fingerprint` makes the pair when there is none yet.
+    let out = wmsd(&config, &["fingerprint"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let fp = printed.trim();
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert_eq!(fp.len(), "SHA256:".len() + 32 * 3 - 1, "{fp}");
+    assert!(fp.starts_with("SHA256:"), "{fp}");
+    assert!(fp[7..].split(':').all(|p| p.len() == 2
+        && p.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())));
+    assert_eq!(mode(&tls.join("key.pem")), 0o600);
+    let cert = CertificateDer::from_pem_file(tls.join("cert.pem")).unwrap();
+    assert_eq!(fingerprint_of(&cert), fp);
+    // Asking again, and starting the agent, keep the pair.
+    let out = wmsd(&config, &["fingerprint"]);
+    assert_eq!(text(&out.stdout).trim(), fp);
+    let pem = std::fs::read(tls.join("cert.pem")).unwrap();
+    let agent = Agent::start_in(dir, "");
+    assert_eq!(agent.fingerprint(), fp);
+    assert_eq!(std::fs::read(tls.join("cert.pem")).unwrap(), pem);
+
+    // The pinned client gets in; a client pinning another fingerprint does not.
+    let r = agent.request("GET", "/openapi.json", &[], "");
+    assert_eq!(r.status, 200, "{r:?}");
+    let other = format!("SHA256:{}", ["AB"; 32].join(":"));
+    let e = https(
+        agent.addr(),
+        pinned_client(&other),
+        "localhost",
+        "GET",
+        "/openapi.json",
+        &[],
+        "",
+    )
+    .unwrap_err();
+    assert!(e.contains("is not the pinned"), "{e}");
+
+    // Trusted as a CA would be, the certificate is valid for this host's names,
+    // localhost and the loopback addresses.
+    let names = wms_host::identity::HostNames::discover();
+    let client = ca_client(&agent.dir.join("state/tls/cert.pem"));
+    for name in [
+        names.short.as_str(),
+        names.fqdn.as_str(),
+        "localhost",
+        "127.0.0.1",
+        "::1",
+    ] {
+        let r = https(
+            agent.addr(),
+            client.clone(),
+            name,
+            "GET",
+            "/openapi.json",
+            &[],
+            "",
+        )
+        .unwrap_or_else(|e| panic!("as {name}: {e}"));
+        assert_eq!(r.status, 200, "as {name}: {r:?}");
+    }
+    let e = https(
+        agent.addr(),
+        client,
+        "elsewhere.invalid",
+        "GET",
+        "/openapi.json",
+        &[],
+        "",
+    )
+    .unwrap_err();
+    assert!(e.contains("certificate"), "{e}");
+}
+
+#[test]
+fn a_configured_ca_signed_pair_is_served_instead_of_the_self_signed_one() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let certs = fresh_dir("ca");
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wms test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(certs.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(certs.join("cert.pem"), leaf.pem() + &ca.pem()).unwrap();
+    std::fs::write(certs.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(certs.join("key.pem"), PermissionsExt::from_mode(0o600)).unwrap();
+
+    let agent = Agent::start_with(&format!(
+        "tls_cert = \"{c}/cert.pem\"\ntls_key = \"{c}/key.pem\"\n",
+        c = certs.display()
+    ));
+    assert_eq!(agent.fingerprint(), fingerprint_of(leaf.der()));
+    assert!(
+        !agent.dir.join("state/tls").exists(),
+        "a self-signed pair was made"
+    );
+    let token = agent.token("ops", "operator");
+    let client = ca_client(&certs.join("ca.pem"));
+    let r = https(
+        agent.addr(),
+        client,
+        "localhost",
+        "GET",
+        "/v1/sessions",
+        &[("Authorization", &bearer(&token))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.is_array(), "{r:?}");
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[test]
+fn token_create_list_and_revoke() {
+    let dir = fresh_dir("tokens");
+    let config = config_in(&dir, 1, "");
+    let hex64 =
+        |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+
+    let out = wmsd(
+        &config,
+        &["token", "create", "--name", "ci", "--role", "admin"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let ci = printed.trim().to_string();
+    assert!(ci.strip_prefix("wms_").is_some_and(hex64), "{ci}");
+    assert!(
+        text(&out.stderr).contains("shown only this once"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wmsd(
+        &config,
+        &[
+            "token", "create", "--name", "helpdesk", "--role", "operator",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let helpdesk = text(&out.stdout).trim().to_string();
+    assert_ne!(ci, helpdesk);
+
+    // Only hashes are stored, in a file only root may read.
+    let store = dir.join("state/tokens.json");
+    assert_eq!(mode(&store), 0o600);
+    let stored = std::fs::read_to_string(&store).unwrap();
+    for t in [&ci, &helpdesk] {
+        assert!(!stored.contains(&t[4..]), "{stored}");
+        let digest = ring::digest::digest(&ring::digest::SHA256, t.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(stored.contains(&hex), "{stored}");
+    }
+
+    // Names are unique; the role is admin or operator; names are plain.
+    let out = wmsd(
+        &config,
+        &["token", "create", "--name", "ci", "--role", "operator"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("a token named \"ci\" already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wmsd(
+        &config,
+        &["token", "create", "--name", "x", "--role", "root"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = wmsd(
+        &config,
+        &["token", "create", "--name", "a b", "--role", "admin"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("a token name is"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = wmsd(&config, &["token", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{list}");
+    assert_eq!(rows[0], ["NAME", "ROLE", "CREATED", "REVOKED"], "{list}");
+    assert_eq!(
+        (rows[1][0], rows[1][1], rows[1][3]),
+        ("ci", "admin", "no"),
+        "{list}"
+    );
+    assert_eq!(
+        (rows[2][0], rows[2][1], rows[2][3]),
+        ("helpdesk", "operator", "no"),
+        "{list}"
+    );
+    assert!(
+        rows[1][2].len() == 20 && rows[1][2].ends_with('Z'),
+        "{list}"
+    );
+    assert!(!list.contains(&ci[4..]) && !list.contains(&helpdesk[4..]));
+
+    let out = wmsd(&config, &["token", "revoke", "ci"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Revoked the token \"ci\".\n");
+    let out = wmsd(&config, &["token", "revoke", "ghost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no token is named \"ghost\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = text(&wmsd(&config, &["token", "list"]).stdout);
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(rows[1][0] == "ci" && rows[1][3].ends_with('Z'), "{list}");
+    assert_eq!(rows[2][3], "no", "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `wmsd` (serve) with `config` and expects it to fail at once with exit 1 and a
+/// message containing `needle`; returns the message.
+fn fails_to_start(config: &Path, needle: &str) -> String {
+    let mut child = Command::new(WMSD)
+        .env("WMS_CONFIG", config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            panic!("wmsd started, but should have failed with {needle:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    err
+}
+
+#[test]
+fn wmsd_start_up_errors_over_tcp_name_the_cause() {
+    let dir = fresh_dir("errors");
+    let raw = |body: &str| {
+        wms_testkit::config_file(&format!(
+            "socket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\n{body}",
+            d = dir.display()
+        ))
+    };
+
+    // The port is taken; nothing is left bound or behind.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    fails_to_start(
+        &config_in(&dir, port, ""),
+        &format!("wmsd: cannot listen on 127.0.0.1:{port}: Address in use"),
+    );
+    assert!(!dir.join("wmsd.sock").exists());
+    drop(taken);
+
+    // A configured key that cannot be read, or is not a key, or is not the certificate's.
+    let other = fresh_dir("errors-other");
+    for d in [&dir, &other] {
+        let out = wmsd(&config_in(d, 1, ""), &["fingerprint"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let cert = dir.join("state/tls/cert.pem");
+    let pair = |cert: &Path, key: &Path| {
+        raw(&format!(
+            "listen = [\"127.0.0.1:{}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            free_port(),
+            cert.display(),
+            key.display()
+        ))
+    };
+    let missing = dir.join("missing-key.pem");
+    fails_to_start(
+        &pair(&cert, &missing),
+        &format!(
+            "wmsd: cannot read the TLS key {}: No such file or directory",
+            missing.display()
+        ),
+    );
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a key\n").unwrap();
+    fails_to_start(
+        &pair(&cert, &garbage),
+        &format!(
+            "wmsd: cannot read the TLS key {}: no PEM private key in it",
+            garbage.display()
+        ),
+    );
+    fails_to_start(
+        &pair(&garbage, &dir.join("state/tls/key.pem")),
+        &format!(
+            "wmsd: cannot read the TLS certificate {}: no PEM certificate in it",
+            garbage.display()
+        ),
+    );
+    fails_to_start(
+        &pair(&cert, &other.join("state/tls/key.pem")),
+        "does not fit the certificate",
+    );
+
+    // Half a pair, and an address that is not one.
+    fails_to_start(
+        &raw(&format!("tls_cert = \"{}\"\n", cert.display())),
+        "tls_cert and tls_key go together",
+    );
+    fails_to_start(
+        &raw("listen = [\"localhost\"]\n"),
+        "listen: \"localhost\" is not a socket address",
+    );
+    assert!(!dir.join("wmsd.sock").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
+}
