@@ -119,6 +119,11 @@ impl AgentClient {
             .ok_or_else(|| format!("the agent at {address} presented no certificate"))
     }
 
+    /// Whether this is another host's agent.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.transport, Transport::Tls { .. })
+    }
+
     /// Where this client goes, for messages.
     pub fn describe(&self) -> String {
         match &self.transport {

@@ -34,6 +34,9 @@ pub enum SystemCommand {
     Add {
         /// The server's name or address, optionally with :PORT (default 7390).
         host: String,
+        /// The name to know it by in --server and piped objects (default: HOST as given).
+        #[arg(long)]
+        name: Option<String>,
         /// The token `wmsd token create` printed on that server.
         #[arg(
             long,

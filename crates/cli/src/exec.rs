@@ -295,9 +295,13 @@ pub fn run(req: Request) -> u8 {
             match backend {
                 Err(e) => rep.error_line(e, "InvalidOperationException"),
                 Ok(b) if req.verb == Verb::Get => match b.sessions() {
-                    Ok(sessions) => {
-                        select(sessions, &w.selection, &w.server, &mut rep, &mut listed)
-                    }
+                    Ok(sessions) => select(
+                        labelled(sessions, b, &w.server),
+                        &w.selection,
+                        &w.server,
+                        &mut rep,
+                        &mut listed,
+                    ),
                     Err(e) => rep.error_line(&e, "InvalidOperationException"),
                 },
                 Ok(b) => act_on(b, &req, &w.selection, &mut rep, &mut prompter),
@@ -308,7 +312,9 @@ pub fn run(req: Request) -> u8 {
         // reported in the order the servers were given.
         let outs = concurrently(&jobs, |(w, backend)| match backend {
             Err(e) => Err(e.clone()),
-            Ok(b) if req.verb == Verb::Get => b.sessions().map(Done::Sessions),
+            Ok(b) if req.verb == Verb::Get => b
+                .sessions()
+                .map(|s| Done::Sessions(labelled(s, b, &w.server))),
             Ok(b) => b
                 .action(&action_request(&req, &w.selection, req.what_if))
                 .map(Done::Results),
@@ -340,6 +346,16 @@ pub fn run(req: Request) -> u8 {
 enum Backend<'a> {
     Local { host: &'a Host, caller: Caller },
     Agent(AgentClient),
+}
+
+/// Sessions listed through another host's agent carry the server name they came through.
+fn labelled(mut sessions: Vec<Session>, backend: &Backend, server: &str) -> Vec<Session> {
+    if backend.is_remote() {
+        for s in &mut sessions {
+            s.server = Some(server.to_string());
+        }
+    }
+    sessions
 }
 
 /// What one server's work produced.
@@ -421,6 +437,10 @@ fn report_all(rep: &mut Reporter, results: Vec<TargetResult>) {
 }
 
 impl Backend<'_> {
+    fn is_remote(&self) -> bool {
+        matches!(self, Backend::Agent(a) if a.is_remote())
+    }
+
     fn sessions(&self) -> Result<Vec<Session>, String> {
         match self {
             Backend::Local { host, .. } => host

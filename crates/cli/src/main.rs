@@ -56,6 +56,7 @@ fn system(cmd: cli::SystemCommand) -> ExitCode {
     let result = match cmd {
         cli::SystemCommand::Add {
             host,
+            name,
             token,
             token_file,
             fingerprint,
@@ -70,6 +71,7 @@ fn system(cmd: cli::SystemCommand) -> ExitCode {
             })
             .and_then(|token| {
                 system_cmd::add(system_cmd::AddArgs {
+                    name: name.unwrap_or_else(|| host.clone()),
                     host,
                     token,
                     fingerprint,

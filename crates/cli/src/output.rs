@@ -117,6 +117,7 @@ mod tests {
             leader_pid: Some(Pid(42)),
             is_locked: false,
             lock_message: None,
+            server: None,
             uid: Uid(1000),
         }
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 pub struct AddArgs {
     pub host: String,
+    pub name: String,
     pub token: String,
     pub fingerprint: Option<String>,
     pub ca: Option<PathBuf>,
@@ -37,7 +38,7 @@ pub fn add(a: AddArgs) -> Result<(), String> {
         }
     };
     let system = System {
-        name: a.host.clone(),
+        name: a.name.clone(),
         address: address.clone(),
         fingerprint,
         ca: a.ca.clone(),
@@ -54,7 +55,7 @@ pub fn add(a: AddArgs) -> Result<(), String> {
     };
     all.put(system);
     all.save(&path)?;
-    println!("Added {} ({address}): {trust}.", a.host);
+    println!("Added {} ({address}): {trust}.", a.name);
     Ok(())
 }
 

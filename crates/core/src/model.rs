@@ -137,6 +137,10 @@ pub struct Session {
     /// The message shown on a locked session.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub lock_message: Option<String>,
+    /// The server name this session was listed through (`--server`), when that was not
+    /// this host: piped back into wms, the object goes to the same server.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server: Option<String>,
     /// The session's loginuid; what the authorization rules compare, not shown.
     #[serde(skip)]
     pub uid: Uid,
@@ -159,6 +163,9 @@ impl Session {
             p.push(("StationId", s.to_string()));
         }
         p.push(("ComputerName", self.computer_name.clone()));
+        if let Some(s) = &self.server {
+            p.push(("Server", s.clone()));
+        }
         let opt = [
             ("ClientName", self.client_name.clone()),
             ("Tty", self.tty.clone()),
@@ -212,6 +219,7 @@ mod tests {
             leader_pid: Some(Pid(100)),
             is_locked: false,
             lock_message: None,
+            server: None,
             uid: Uid(1000),
         }
     }

@@ -17,7 +17,7 @@ pub enum Selection {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Act on this session (after what-if/confirm).
-    Act(Session),
+    Act(Box<Session>),
     /// Report this outcome without acting.
     Report {
         session_id: SessionId,
@@ -52,7 +52,7 @@ pub fn plan(caller: &Caller, verb: Verb, selection: &Selection, sessions: &[Sess
                         outcome: Outcome::NotFound,
                     },
                     Some(s) => match authorize(caller, verb, &facts(s)) {
-                        Decision::Allow => Step::Act(s.clone()),
+                        Decision::Allow => Step::Act(Box::new(s.clone())),
                         Decision::Deny(DenyReason::OwnSession) => Step::Report {
                             session_id: s.session_id,
                             user_name: Some(s.user_name.clone()),
@@ -72,7 +72,7 @@ pub fn plan(caller: &Caller, verb: Verb, selection: &Selection, sessions: &[Sess
             all.sort_by_key(|s| s.session_id);
             all.into_iter()
                 .map(|s| match authorize(caller, verb, &facts(s)) {
-                    Decision::Allow => Step::Act(s.clone()),
+                    Decision::Allow => Step::Act(Box::new(s.clone())),
                     Decision::Deny(r) => Step::Report {
                         session_id: s.session_id,
                         user_name: Some(s.user_name.clone()),
@@ -108,6 +108,7 @@ mod tests {
             leader_pid: None,
             is_locked: false,
             lock_message: None,
+            server: None,
             uid: Uid(uid),
         }
     }

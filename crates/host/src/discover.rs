@@ -227,6 +227,7 @@ impl Host {
             leader_pid: Some(leader.stat.pid),
             is_locked: false,
             lock_message: None,
+            server: None,
             uid,
         }
     }

@@ -1,0 +1,526 @@
+//! Remote servers and fleets: real wmsd agents on loopback ports (each with its own state
+//! directory), added with `wms system add`, serving every verb over TLS to a remote wms.
+
+mod common;
+use common::*;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn wmsd_path() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_wms")).with_file_name("wmsd");
+    assert!(
+        p.exists(),
+        "{} is missing: build the whole workspace first",
+        p.display()
+    );
+    p
+}
+
+fn fresh_dir(what: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("wms-fleet-{what}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real agent serving TLS on a loopback port, with its own state directory.
+struct Agent {
+    child: Option<Child>,
+    dir: PathBuf,
+    config: String,
+    port: u16,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        Agent::start_on(free_port(), fresh_dir("agent"))
+    }
+
+    fn start_on(port: u16, dir: PathBuf) -> Agent {
+        let config = wms_testkit::config_file(&format!(
+            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [\"127.0.0.1:{port}\"]\n",
+            d = dir.display()
+        ))
+        .display()
+        .to_string();
+        let child = Command::new(wmsd_path())
+            .env("WMS_CONFIG", &config)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "wmsd never listened on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent {
+            child: Some(child),
+            dir,
+            config,
+            port,
+        }
+    }
+
+    fn wmsd(&self, args: &[&str]) -> Output {
+        Command::new(wmsd_path())
+            .args(args)
+            .env("WMS_CONFIG", &self.config)
+            .output()
+            .unwrap()
+    }
+
+    fn token(&self, name: &str) -> String {
+        let out = self.wmsd(&["token", "create", "--name", name, "--role", "admin"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    fn fingerprint(&self) -> String {
+        stdout(&self.wmsd(&["fingerprint"])).trim().to_string()
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn audit(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("state/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A remote wms user: its own ~/.config/wms.
+struct Client {
+    home: PathBuf,
+}
+
+impl Client {
+    fn new() -> Client {
+        Client {
+            home: fresh_dir("client"),
+        }
+    }
+
+    fn wms(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(wms_path())
+            .args(args)
+            .env("WMS_CONFIG", fast_config())
+            .env("XDG_CONFIG_HOME", &self.home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn add(&self, name: &str, agent: &Agent) {
+        let token = agent.token(&format!("t-{name}"));
+        let fp = agent.fingerprint();
+        let out = self.wms(
+            &[
+                "system",
+                "add",
+                &agent.address(),
+                "--name",
+                name,
+                "--token",
+                &token,
+                "--fingerprint",
+                &fp,
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("{fp} pinned")),
+            "{}",
+            stdout(&out)
+        );
+    }
+
+    fn json(&self, args: &[&str]) -> (Output, Vec<serde_json::Value>) {
+        let out = self.wms(args, b"");
+        let v = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out, v)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn screen(s: &SshSession) -> String {
+    let mut p = vt100::Parser::default();
+    p.process(&s.output());
+    p.screen().contents()
+}
+
+fn wait_screen(s: &SshSession, pred: impl Fn(&str) -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        if pred(&screen(s)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn two_agents_serve_every_verb_to_a_remote_wms() {
+    let (a, b) = (Agent::start(), Agent::start());
+    let client = Client::new();
+    client.add("lab-a", &a);
+    client.add("lab-b", &b);
+    let sshd = Sshd::start();
+    let u = user(Role::Plain);
+    let mut to_close = sshd.open_session(&u, "sleep 600", false);
+    let mut to_disconnect =
+        sshd.open_session(&u, "nohup sleep 600 >/dev/null 2>&1 & exec sleep 601", true);
+    let to_lock = sshd.open_session(&u, "exec env PS1='wms$ ' bash --norc --noprofile -i", true);
+    assert!(wait_screen(&to_lock, |t| t.contains("wms$ ")));
+
+    // List through each agent: the objects say which server they came through.
+    let (out, listed) = client.json(&[
+        "session",
+        "list",
+        &to_close.session_id().to_string(),
+        "--server",
+        "lab-a",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(listed[0]["Server"], "lab-a");
+    assert_eq!(listed[0]["UserName"], "wmst-plain");
+
+    let lock_id = to_lock.session_id().to_string();
+    let out = client.wms(
+        &[
+            "session",
+            "lock",
+            &lock_id,
+            "--server",
+            "lab-b",
+            "-m",
+            "Remote lock",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        wait_screen(&to_lock, |t| t.contains("Remote lock")),
+        "{}",
+        screen(&to_lock)
+    );
+    // Lock state lives in the state directory of the agent that locked (one per host).
+    let out = client.wms(&["Unlock-WmsSession", &lock_id, "-Server", "lab-b"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(wait_screen(&to_lock, |t| !t.contains("Remote lock")
+        && t.contains("wms$ ")));
+
+    let out = client.wms(
+        &[
+            "session",
+            "disconnect",
+            &to_disconnect.session_id().to_string(),
+            "--server",
+            "lab-a",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(to_disconnect.wait_exit(Duration::from_secs(20)).is_some());
+    let (_, listed) = client.json(&[
+        "session",
+        "list",
+        &to_disconnect.session_id().to_string(),
+        "--server",
+        "lab-b",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(listed[0]["State"], "Disconnected");
+
+    let out = client.wms(
+        &[
+            "Close-WmsSession",
+            "-SessionId",
+            &format!("{},{}", to_close.session_id(), to_disconnect.session_id()),
+            "-Server",
+            "lab-b",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_gone(to_close.session_id());
+    assert_gone(to_disconnect.session_id());
+    assert!(to_close.wait_exit(Duration::from_secs(20)).is_some());
+    // Each agent audited what it did, with the token's name.
+    let verbs = |ag: &Agent| -> Vec<String> {
+        ag.audit()
+            .iter()
+            .map(|r| r["verb"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(
+        verbs(&b).contains(&"Unlock-WmsSession".to_string()),
+        "{:?}",
+        b.audit()
+    );
+    assert!(
+        verbs(&a).contains(&"Disconnect-WmsSession".to_string()),
+        "{:?}",
+        a.audit()
+    );
+    assert!(
+        verbs(&b).contains(&"Lock-WmsSession".to_string()),
+        "{:?}",
+        b.audit()
+    );
+    assert!(
+        verbs(&b).contains(&"Close-WmsSession".to_string()),
+        "{:?}",
+        b.audit()
+    );
+    assert!(
+        b.audit().iter().all(|r| r["tokenName"] == "t-lab-b"),
+        "{:?}",
+        b.audit()
+    );
+}
+
+#[test]
+fn a_server_whose_certificate_changed_is_refused_naming_both_fingerprints() {
+    let port = free_port();
+    let mut first = Agent::start_on(port, fresh_dir("first"));
+    let client = Client::new();
+    client.add("lab-a", &first);
+    let pinned = first.fingerprint();
+    first.stop();
+    // Another agent (another key) on the same address.
+    let second = Agent::start_on(port, fresh_dir("second"));
+    let now = second.fingerprint();
+    assert_ne!(pinned, now);
+    let out = client.wms(&["session", "list", "--server", "lab-a"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("HAS CHANGED") && err.contains(&pinned) && err.contains(&now),
+        "{err}"
+    );
+    // Nothing, not even the token, reached the impostor.
+    assert!(second.audit().is_empty(), "{:?}", second.audit());
+}
+
+#[test]
+fn one_unreachable_server_does_not_stop_the_others() {
+    let (a, b) = (Agent::start(), Agent::start());
+    let mut dead = Agent::start();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    client.add("lab-dead", &dead);
+    client.add("lab-b", &b);
+    dead.stop();
+    let sshd = Sshd::start();
+    let s = sshd.open_session(&user(Role::Plain2), "sleep 600", false);
+    let id = s.session_id().to_string();
+    let (out, listed) = client.json(&[
+        "session", "list", &id, "--server", "lab-a", "--server", "lab-dead", "--server", "lab-b",
+        "-o", "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let servers: Vec<&str> = listed
+        .iter()
+        .map(|s| s["Server"].as_str().unwrap())
+        .collect();
+    assert_eq!(servers, ["lab-a", "lab-b"], "{listed:?}");
+    assert!(
+        stderr(&out).contains(&format!("cannot connect to {}", dead.address())),
+        "{}",
+        stderr(&out)
+    );
+    // The same for an action: the reachable server acts, the dead one is reported.
+    let out = client.wms(
+        &[
+            "session", "close", &id, "--server", "lab-dead", "--server", "lab-b", "-o", "json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("\"Outcome\":\"Done\""),
+        "{}",
+        stdout(&out)
+    );
+    assert_gone(s.session_id());
+}
+
+#[test]
+fn piped_objects_from_several_servers_go_back_to_their_own_server() {
+    let (a, b) = (Agent::start(), Agent::start());
+    let client = Client::new();
+    client.add("lab-a", &a);
+    client.add("lab-b", &b);
+    let sshd = Sshd::start();
+    let u = user(Role::Plain);
+    let s1 = sshd.open_session(&u, "sleep 600", false);
+    let s2 = sshd.open_session(&u, "sleep 600", false);
+    let (_, l1) = client.json(&[
+        "session",
+        "list",
+        &s1.session_id().to_string(),
+        "--server",
+        "lab-a",
+        "-o",
+        "json",
+    ]);
+    let (_, l2) = client.json(&[
+        "session",
+        "list",
+        &s2.session_id().to_string(),
+        "--server",
+        "lab-b",
+        "-o",
+        "json",
+    ]);
+    let input = format!("{}\n{}\n", l1[0], l2[0]);
+    let out = client.wms(&["session", "close"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_gone(s1.session_id());
+    assert_gone(s2.session_id());
+    let closed_by = |ag: &Agent| -> Vec<u64> {
+        ag.audit()
+            .iter()
+            .filter(|r| r["verb"] == "Close-WmsSession" && r["whatIf"] == false)
+            .filter_map(|r| r["results"][0]["SessionId"].as_u64())
+            .collect()
+    };
+    assert_eq!(closed_by(&a), [u64::from(s1.session_id())]);
+    assert_eq!(closed_by(&b), [u64::from(s2.session_id())]);
+}
+
+#[test]
+fn system_add_pins_only_what_it_should_and_list_and_remove_work() {
+    let a = Agent::start();
+    let client = Client::new();
+    let token = a.token("t");
+    // Without a terminal or --fingerprint, it shows the fingerprint and saves nothing.
+    let out = client.wms(&["system", "add", &a.address(), "--token", &token], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&a.fingerprint()), "{}", stderr(&out));
+    // A wrong fingerprint or a wrong token saves nothing.
+    let wrong = format!("SHA256:{}", ["00"; 32].join(":"));
+    let out = client.wms(
+        &[
+            "system",
+            "add",
+            &a.address(),
+            "--token",
+            &token,
+            "--fingerprint",
+            &wrong,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nothing was saved"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = format!("wms_{}", "0".repeat(64));
+    let out = client.wms(
+        &[
+            "system",
+            "add",
+            &a.address(),
+            "--token",
+            &bad,
+            "--fingerprint",
+            &a.fingerprint(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown token") && stderr(&out).contains("nothing was saved"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!client.home.join("wms/systems.json").exists());
+    // A good add is listed, private, and removable.
+    let out = client.wms(
+        &[
+            "system",
+            "add",
+            &a.address(),
+            "--name",
+            "lab-a",
+            "--token",
+            &token,
+            "--fingerprint",
+            &a.fingerprint(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = client.home.join("wms/systems.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let out = client.wms(&["system", "list"], b"");
+    assert!(
+        stdout(&out).contains("lab-a") && stdout(&out).contains(&a.fingerprint()),
+        "{}",
+        stdout(&out)
+    );
+    let out = client.wms(&["system", "remove", "lab-a"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let out = client.wms(&["system", "remove", "lab-a"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("there is no system named 'lab-a'"),
+        "{}",
+        stderr(&out)
+    );
+}
