@@ -112,6 +112,9 @@ pub struct Common {
     /// Target host (repeatable); default localhost.
     #[arg(long = "server", visible_alias = "computer-name", value_name = "HOST")]
     pub servers: Vec<String>,
+    /// Also target every host named in FILE (one per line; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
     /// Narrate what is done (VERBOSE: lines on standard error).
     #[arg(short, long)]
     pub verbose: bool,
@@ -190,11 +193,30 @@ fn pref(p: Option<Preference>) -> ActionPreference {
     }
 }
 
-fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
-    Request {
+/// The hosts named in a hosts file: one per line, blank lines and `#` comments skipped.
+pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the hosts file {}: {e}", path.display()))?;
+    Ok(parse_hosts(&text))
+}
+
+fn parse_hosts(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn request(verb: Verb, selection: SelectionArg, common: Common) -> Result<Request, String> {
+    let mut servers = common.servers;
+    if let Some(f) = &common.hosts_file {
+        servers.extend(read_hosts_file(f)?);
+    }
+    Ok(Request {
         verb,
         selection,
-        servers: common.servers,
+        servers,
         message: None,
         what_if: false,
         confirm: false,
@@ -203,7 +225,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         error_action: pref(common.error_action),
         warning_action: pref(common.warning_action),
         output: None,
-    }
+    })
 }
 
 /// Turns parsed arguments into a request; the error is a usage message.
@@ -218,7 +240,7 @@ pub fn to_request(cli: Cli) -> Result<Request, String> {
             };
             Ok(Request {
                 output: Some(format(a.output)),
-                ..request(Verb::Get, sel, a.common)
+                ..request(Verb::Get, sel, a.common)?
             })
         }
         Command::System(_) => unreachable!("system commands are not session requests"),
@@ -246,7 +268,7 @@ fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Reques
         confirm: a.confirm,
         output: a.output.map(format),
         message,
-        ..request(verb, sel, a.common)
+        ..request(verb, sel, a.common)?
     })
 }
 
@@ -292,6 +314,19 @@ mod tests {
         assert_eq!(r.selection, SelectionArg::Unbound);
         let r = parse(&["session", "list"]).unwrap();
         assert_eq!(r.selection, SelectionArg::All);
+    }
+
+    #[test]
+    fn hosts_files_skip_blanks_and_comments() {
+        assert_eq!(
+            parse_hosts("lab1\n\n# the lab\nlab2  # second\n   \nlab3:8000\n"),
+            ["lab1", "lab2", "lab3:8000"]
+        );
+        let e = parse(&["session", "list", "--hosts-file", "/nonexistent/hosts"]).unwrap_err();
+        assert!(
+            e.starts_with("cannot read the hosts file /nonexistent/hosts"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -362,10 +362,16 @@ fn one_unreachable_server_does_not_stop_the_others() {
     let sshd = Sshd::start();
     let s = sshd.open_session(&user(Role::Plain2), "sleep 600", false);
     let id = s.session_id().to_string();
-    let (out, listed) = client.json(&[
-        "session", "list", &id, "--server", "lab-a", "--server", "lab-dead", "--server", "lab-b",
-        "-o", "json",
-    ]);
+    // A hosts file names the fleet.
+    let hosts = client.home.join("hosts");
+    std::fs::write(
+        &hosts,
+        "# the lab\nlab-a\nlab-dead\n\nlab-b  # second room\n",
+    )
+    .unwrap();
+    let hosts = hosts.display().to_string();
+    let (out, listed) =
+        client.json(&["session", "list", &id, "--hosts-file", &hosts, "-o", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let servers: Vec<&str> = listed
         .iter()
