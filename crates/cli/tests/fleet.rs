@@ -530,3 +530,149 @@ fn system_add_pins_only_what_it_should_and_list_and_remove_work() {
         stderr(&out)
     );
 }
+
+/// Makes a CA and an agent certificate for 127.0.0.1 signed by it (with openssl); returns
+/// (ca.pem, cert.pem, key.pem).
+fn ca_signed_pair(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wms test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "agent.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "agent.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[test]
+fn a_server_with_a_ca_signed_certificate_is_trusted_through_its_ca() {
+    let keys = fresh_dir("ca");
+    let (ca, cert, key) = ca_signed_pair(&keys);
+    let dir = fresh_dir("agent-ca");
+    let port = free_port();
+    let config = wms_testkit::config_file(&format!(
+        "socket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [\"127.0.0.1:{port}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        d = dir.display()
+    ));
+    let mut child = Command::new(wmsd_path())
+        .env("WMS_CONFIG", &config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < end, "wmsd never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let token = stdout(
+        &Command::new(wmsd_path())
+            .args(["token", "create", "--name", "ca", "--role", "admin"])
+            .env("WMS_CONFIG", &config)
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .to_string();
+    let client = Client::new();
+    let address = format!("127.0.0.1:{port}");
+    let ca_arg = ca.display().to_string();
+    let out = client.wms(
+        &[
+            "system", "add", &address, "--name", "lab-ca", "--token", &token, "--ca", &ca_arg,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trusted"), "{}", stdout(&out));
+    let out = client.wms(
+        &["session", "list", "--server", "lab-ca", "-o", "json"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Another CA does not vouch for this agent.
+    let other = fresh_dir("other-ca");
+    let (other_ca, _, _) = ca_signed_pair(&other);
+    let other_arg = other_ca.display().to_string();
+    let out = client.wms(
+        &[
+            "system", "add", &address, "--name", "lab-x", "--token", &token, "--ca", &other_arg,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("nothing was saved"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    for d in [keys, dir, other] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
