@@ -249,3 +249,35 @@ fn the_foreground_job_is_frozen_while_locked_and_the_terminal_modes_come_back() 
         let _ = std::fs::remove_file(f);
     }
 }
+
+/// Regression: a shell waiting for its foreground job could collect the job's stop
+/// before its own SIGSTOP took effect, then print "Stopped" and take the terminal back
+/// after unlock. Lock now stops the job only once the shell has really stopped.
+#[test]
+fn regression_shell_never_sees_its_job_stopped_across_lock_cycles() {
+    let sshd = Sshd::start();
+    let mut s = shell(&sshd);
+    let id = s.session_id().to_string();
+    s.send(b"seq 1000 | less\r");
+    wait_screen(&s, "less", |t| {
+        t.contains("\n23\n") && !t.contains("wms$ seq")
+    });
+    for round in 0..20 {
+        let out = wms(&["session", "lock", &id, "-m", &format!("Round {round}")]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = wms(&["session", "unlock", &id]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    wait_screen(&s, "less redrawn", |t| {
+        t.contains("\n22\n") && !t.contains("Round")
+    });
+    assert!(
+        !String::from_utf8_lossy(&s.output()).contains("Stopped"),
+        "the shell saw its job stopped:\n{}",
+        screen(&s)
+    );
+    s.send(b"q");
+    wait_screen(&s, "the prompt after less", |t| {
+        t.trim_end().ends_with("wms$")
+    });
+}

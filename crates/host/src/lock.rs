@@ -296,12 +296,16 @@ pub fn lock(
     };
     // Recorded first: whatever happens next, an unlock can undo it.
     save(state_dir, &record).map_err(state_err)?;
-    // The shell first, so it never sees its job stop and takes the terminal back.
+    // The shell first, and only once it has really stopped the job: a signal takes effect
+    // when its target next runs, and a shell waiting for its job could otherwise collect
+    // the job's stop first, then report it as stopped and take the terminal back.
     let mut order: Vec<&StoppedProcess> = record.stopped.iter().collect();
     order.sort_by_key(|p| !p.shell);
     for p in order {
         if let Some(pinned) = pin(Pid(p.pid), p.start_time, id) {
-            let _ = pinned.signal(Signal::STOP);
+            if pinned.signal(Signal::STOP).is_ok() && p.shell {
+                wait_stopped(Pid(p.pid), p.start_time);
+            }
         }
     }
     let mut locked = modes.clone();
@@ -316,6 +320,20 @@ pub fn lock(
         render_notice(message, size.ws_row, size.ws_col, record.full_screen).as_bytes(),
     );
     Ok(())
+}
+
+/// Waits (briefly) until the process is in the stopped state.
+fn wait_stopped(pid: Pid, start_time: u64) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < end {
+        match procfs::stat(pid) {
+            Some(st) if st.start_time == start_time && st.state != 'T' => {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            // Stopped, or gone (then there is nothing to wait for).
+            _ => return,
+        }
+    }
 }
 
 /// Undoes the lock of session `id`. `Ok(false)` when it was not locked.
