@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::identity::{own_role, HostNames, UserCache};
 use crate::procfs::{self, Stat};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 use wms_core::api::{ActionRequest, ActionVerb};
@@ -19,28 +19,109 @@ pub struct SessionProcess {
     pub session: SessionId,
     pub login_uid: u32,
     pub stat: Stat,
+    /// Where its environment lies in its memory, when `/proc/PID/stat` shows it.
+    pub env_range: Option<(u64, u64)>,
 }
 
 /// Reads every live process that belongs to a login session. Processes that exit during
 /// the scan are simply not part of it.
+///
+/// The scan is spread over the CPUs (see [`par_chunks`]): reading `/proc` is system calls
+/// that run in parallel in the kernel. Every process of a session has the session's login
+/// uid (the kernel sets the login uid and a new session ID together, and a child inherits
+/// both), so `loginuid` is read once per session rather than once per process.
 pub fn scan() -> io::Result<Vec<SessionProcess>> {
-    let mut out = Vec::new();
-    for pid in procfs::pids()? {
-        let Some(session) = procfs::session_id(pid).and_then(SessionId::from_kernel) else {
-            continue;
-        };
-        let (Some(stat), Some(login_uid)) = (procfs::stat(pid), procfs::login_uid(pid)) else {
-            continue;
-        };
-        if !stat.is_dead() {
-            out.push(SessionProcess {
-                session,
-                login_uid,
-                stat,
-            });
+    let pids = procfs::pids()?;
+    Ok(par_chunks(&pids, SCAN_CHUNK, |chunk| {
+        let mut login_uids: HashMap<SessionId, u32> = HashMap::new();
+        let mut out = Vec::new();
+        for &pid in chunk {
+            let Some(session) = procfs::session_id(pid).and_then(SessionId::from_kernel) else {
+                continue;
+            };
+            let Some((stat, env_range)) = procfs::stat_and_env_range(pid) else {
+                continue;
+            };
+            let login_uid = match login_uids.get(&session) {
+                Some(&uid) => uid,
+                None => {
+                    let Some(uid) = procfs::login_uid(pid) else {
+                        continue;
+                    };
+                    login_uids.insert(session, uid);
+                    uid
+                }
+            };
+            if !stat.is_dead() {
+                out.push(SessionProcess {
+                    session,
+                    login_uid,
+                    stat,
+                    env_range,
+                });
+            }
         }
+        out
+    }))
+}
+
+/// How many PIDs a scanning thread takes at a time.
+const SCAN_CHUNK: usize = 64;
+
+/// Maps `f` over `items` in chunks of `chunk` on up to one thread per CPU (each taking the
+/// next chunk when done with one, so uneven chunks balance), and returns the results in
+/// the order of `items`. Small inputs, or a thread that cannot be started, are done on
+/// the calling thread.
+pub(crate) fn par_chunks<T: Sync, R: Send>(
+    items: &[T],
+    chunk: usize,
+    f: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    par_chunks_counted(items, chunk, f).0
+}
+
+/// [`par_chunks`], also telling how many threads it started.
+pub(crate) fn par_chunks_counted<T: Sync, R: Send>(
+    items: &[T],
+    chunk: usize,
+    f: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> (Vec<R>, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let chunks: Vec<&[T]> = items.chunks(chunk.max(1)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(chunks.len() / 4);
+    if threads <= 1 {
+        return (chunks.into_iter().flat_map(&f).collect(), 0);
     }
-    Ok(out)
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(c) = chunks.get(i) else {
+                return done;
+            };
+            done.push((i, f(c)));
+        }
+    };
+    let (mut parts, started) = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .collect();
+        let started = helpers.len();
+        let mut parts: Vec<(usize, Vec<R>)> = work();
+        for h in helpers {
+            match h.join() {
+                Ok(p) => parts.extend(p),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        (parts, started)
+    });
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    (parts.into_iter().flat_map(|(_, r)| r).collect(), started)
 }
 
 /// The names that the processes opening sessions go by, and the Service each stands for.
@@ -69,6 +150,9 @@ fn is_sshd(comm: &str) -> bool {
 pub struct Host {
     pub config: Config,
     pub names: HostNames,
+    /// What closes share: the last listing, and the process events that follow it (see
+    /// [`crate::close::CloseCache`]). Clones of a host share it.
+    close_cache: std::sync::Arc<crate::close::CloseCache>,
 }
 
 impl Host {
@@ -76,6 +160,7 @@ impl Host {
         Host {
             config,
             names: HostNames::discover(),
+            close_cache: Default::default(),
         }
     }
 
@@ -121,7 +206,7 @@ impl Host {
         selection: &Selection,
     ) -> io::Result<Vec<TargetResult>> {
         let sessions = self.sessions()?;
-        Ok(plan(caller, req.verb.verb(), selection, &sessions)
+        let results = plan(caller, req.verb.verb(), selection, &sessions)
             .into_iter()
             .map(|step| match step {
                 Step::Report {
@@ -145,7 +230,11 @@ impl Host {
                     },
                 },
             })
-            .collect())
+            .collect();
+        // A long-lived host (the agent) would otherwise keep following process events
+        // until its next listing.
+        self.close_cache.done();
+        Ok(results)
     }
 
     /// Every login session on this host, in session ID order.
@@ -163,11 +252,28 @@ impl Host {
             .unwrap_or(0);
         let mut users = UserCache::default();
         let locks = crate::lock::load_all(&self.config.state_dir);
-        Ok(by_session
+        let sessions: Vec<(SessionId, Vec<SessionProcess>)> = by_session
             .into_iter()
             .map(|(id, mut procs)| {
                 procs.sort_by_key(|p| (p.stat.start_time, p.stat.pid));
-                let mut s = self.build(id, &procs, &mut users, boot, tick, now);
+                (id, procs)
+            })
+            .collect();
+        // The client address is the one part that reads more than stat: environments, in
+        // parallel like the scan.
+        let clients = par_chunks(&sessions, 16, |chunk| {
+            chunk.iter().map(|(_, procs)| ssh_client(procs)).collect()
+        });
+        self.close_cache.listed(
+            sessions
+                .iter()
+                .map(|(id, procs)| (*id, procs.iter().map(|p| p.stat.pid).collect())),
+        );
+        Ok(sessions
+            .into_iter()
+            .zip(clients)
+            .map(|((id, procs), client)| {
+                let mut s = self.build(id, &procs, client, &mut users, boot, tick, now);
                 if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
                     s.is_locked = true;
                     s.lock_message = Some(l.message.clone());
@@ -177,10 +283,12 @@ impl Host {
             .collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         &self,
         id: SessionId,
         procs: &[SessionProcess],
+        client: Option<String>,
         users: &mut UserCache,
         boot: Option<i64>,
         tick: u64,
@@ -195,7 +303,6 @@ impl Host {
         let uid = Uid(leader.login_uid);
         let user = users.get(uid, &self.config).clone();
         let has_sshd = procs.iter().any(|p| is_sshd(&p.stat.comm));
-        let client = ssh_client(procs);
         let remote = has_sshd || client.is_some();
         let tty = procs.iter().find_map(|p| procfs::tty_name(p.stat.tty_nr));
         let vt = tty.as_deref().and_then(procfs::vt_number);
@@ -234,7 +341,8 @@ impl Host {
 
     /// Closes (logs off) `session`: see [`crate::close`].
     pub fn close(&self, session: &Session) -> Outcome {
-        match crate::close::close_session(
+        match crate::close::close_listed(
+            &self.close_cache,
             session.session_id,
             self.config.grace(),
             self.config.kill_deadline(),
@@ -298,9 +406,8 @@ fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
         .iter()
         .filter(|p| !is_sshd(&p.stat.comm))
         .find_map(|p| {
-            let env = procfs::environ(p.stat.pid)?;
-            let v = procfs::environ_value(&env, "SSH_CONNECTION")?;
-            let peer = String::from_utf8_lossy(v)
+            let v = procfs::environ_var_in(p.stat.pid, p.env_range, "SSH_CONNECTION")?;
+            let peer = String::from_utf8_lossy(&v)
                 .split_ascii_whitespace()
                 .next()?
                 .to_string();

@@ -66,6 +66,17 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
     })
 }
 
+/// Where the environment block of a process lies in its memory: fields 50 and 51
+/// (`env_start`, `env_end`) of `/proc/PID/stat`, which the kernel fills in only for a reader
+/// that may read the environment; `None` when they are absent or zero.
+pub fn parse_env_range(s: &str) -> Option<(u64, u64)> {
+    let close = s.rfind(')')?;
+    let mut rest = s[close + 1..].split_ascii_whitespace();
+    let start: u64 = rest.nth(50 - 3)?.parse().ok()?;
+    let end: u64 = rest.next()?.parse().ok()?;
+    (start != 0 && end > start).then_some((start, end))
+}
+
 /// Parses a decimal u32 file such as `/proc/PID/sessionid` or `/proc/PID/loginuid`.
 pub fn parse_u32(s: &str) -> Option<u32> {
     s.trim().parse().ok()
@@ -124,21 +135,152 @@ pub fn pids() -> io::Result<Vec<Pid>> {
 }
 
 pub fn session_id(pid: Pid) -> Option<u32> {
-    parse_u32(&read_text(Path::new(&format!("/proc/{pid}/sessionid"))).ok()?)
+    with_file(pid, "sessionid", |b| {
+        parse_u32(std::str::from_utf8(b).ok()?)
+    })
 }
 
 pub fn login_uid(pid: Pid) -> Option<u32> {
-    parse_u32(&read_text(Path::new(&format!("/proc/{pid}/loginuid"))).ok()?)
+    with_file(pid, "loginuid", |b| parse_u32(std::str::from_utf8(b).ok()?))
 }
 
 pub fn stat(pid: Pid) -> Option<Stat> {
     // The name may not be UTF-8; a lossy read keeps the numeric fields intact.
-    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&String::from_utf8_lossy(&raw))
+    with_file(pid, "stat", |b| parse_stat(&String::from_utf8_lossy(b)))
 }
 
 pub fn environ(pid: Pid) -> Option<Vec<u8>> {
-    fs::read(format!("/proc/{pid}/environ")).ok()
+    with_file(pid, "environ", |b| Some(b.to_vec()))
+}
+
+/// The value of `key` in the environment of `pid`, without copying the whole block.
+pub fn environ_var(pid: Pid, key: &str) -> Option<Vec<u8>> {
+    with_file(pid, "environ", |b| {
+        environ_value(b, key).map(<[u8]>::to_vec)
+    })
+}
+
+/// `/proc/PID/stat`, and where the process's environment lies (see [`parse_env_range`]).
+pub fn stat_and_env_range(pid: Pid) -> Option<(Stat, Option<(u64, u64)>)> {
+    with_file(pid, "stat", |b| {
+        let text = String::from_utf8_lossy(b);
+        Some((parse_stat(&text)?, parse_env_range(&text)))
+    })
+}
+
+/// [`environ_var`], given where the environment lies (from [`stat_and_env_range`]).
+///
+/// `/proc/PID/environ` is the bytes from `env_start` to `env_end` of the process's memory;
+/// `process_vm_readv` copies the same bytes in one system call, without opening a file.
+/// Anything short of the whole range (no permission to read another process's memory,
+/// the process gone, a range that changed) falls back to reading the file, so the answer
+/// is always the file's.
+pub fn environ_var_in(pid: Pid, range: Option<(u64, u64)>, key: &str) -> Option<Vec<u8>> {
+    const MAX: u64 = 4 << 20;
+    if let Some((start, end)) = range.filter(|(s, e)| e - s <= MAX) {
+        let found = READER.with(|r| {
+            let mut r = r.borrow_mut();
+            let len = (end - start) as usize;
+            if r.buf.len() < len {
+                r.buf.resize(len, 0);
+            }
+            let n = crate::sys::read_process_memory(pid, start as usize, &mut r.buf[..len]);
+            (n.ok() == Some(len)).then(|| environ_value(&r.buf[..len], key).map(<[u8]>::to_vec))
+        });
+        if let Some(found) = found {
+            return found;
+        }
+    }
+    environ_var(pid, key)
+}
+
+/// Reads `/proc/PID/NAME` whole and hands its bytes to `f`; `None` when the process (or
+/// the file) is gone or unreadable.
+///
+/// Listing and closing read a few small files of thousands of processes, so this is the
+/// hot path of wms: each thread keeps a descriptor of `/proc` (paths are opened relative to
+/// it) and one buffer, and a file is one `openat`, one `read` and one `close`. `std::fs::read`
+/// would add a `statx` and several reads growing from 32 bytes (each read of `environ` maps
+/// the target's memory again). A read that leaves the buffer unfilled has returned the
+/// whole file: `stat`, `sessionid` and `loginuid` are generated whole on each read, and a
+/// read of `environ` copies on until the buffer is full or the environment ends (a page it
+/// cannot copy makes the read return nothing, as end of file would).
+pub fn with_file<T>(pid: Pid, name: &str, f: impl FnOnce(&[u8]) -> Option<T>) -> Option<T> {
+    READER.with(|r| {
+        let mut r = r.borrow_mut();
+        let bytes = r.read(pid, name)?;
+        f(bytes)
+    })
+}
+
+thread_local! {
+    static READER: std::cell::RefCell<Reader> = std::cell::RefCell::new(Reader::new());
+}
+
+/// A thread's `/proc` descriptor and read buffer (see [`with_file`]).
+struct Reader {
+    proc_dir: Option<rustix::fd::OwnedFd>,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    /// The buffer every read starts with; a larger one (a big environment) is given back
+    /// after use.
+    const BUF: usize = 16 * 1024;
+
+    fn new() -> Reader {
+        use rustix::fs::{Mode, OFlags};
+        Reader {
+            proc_dir: rustix::fs::open(
+                "/proc",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn read(&mut self, pid: Pid, name: &str) -> Option<&[u8]> {
+        use rustix::fs::{Mode, OFlags};
+        use std::io::Write as _;
+        // "PID/NAME" relative to /proc, formatted without allocating.
+        let mut path = [0u8; 64];
+        let free = {
+            let mut w = &mut path[..];
+            write!(w, "/proc/{}/{name}", pid.0).ok()?;
+            w.len()
+        };
+        let path = std::str::from_utf8(&path[..path.len() - free]).ok()?;
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let fd = match &self.proc_dir {
+            Some(dir) => rustix::fs::openat(dir, &path["/proc/".len()..], flags, Mode::empty()),
+            None => rustix::fs::open(path, flags, Mode::empty()),
+        }
+        .ok()?;
+        if self.buf.len() > Self::BUF {
+            self.buf.truncate(Self::BUF);
+            self.buf.shrink_to(Self::BUF);
+        }
+        self.buf.resize(Self::BUF, 0);
+        let mut len = 0;
+        loop {
+            match rustix::io::read(&fd, &mut self.buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    len += n;
+                    if len < self.buf.len() {
+                        break;
+                    }
+                    let more = self.buf.len() * 2;
+                    self.buf.resize(more, 0);
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return None,
+            }
+        }
+        Some(&self.buf[..len])
+    }
 }
 
 /// The supplementary groups of a process (the `Groups:` line of `/proc/PID/status`).
@@ -158,6 +300,16 @@ pub fn boot_id() -> Option<String> {
     read_text(Path::new("/proc/sys/kernel/random/boot_id"))
         .ok()
         .map(|s| s.trim().to_string())
+}
+
+/// How many tasks (processes and threads) the kernel has created since boot, in every PID
+/// namespace (`processes` of `/proc/stat`).
+pub fn forks() -> Option<u64> {
+    read_text(Path::new("/proc/stat"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The boot time in seconds since the epoch (`btime` of `/proc/stat`).
@@ -197,6 +349,30 @@ mod tests {
         assert_eq!(s.state, 'S');
         assert_eq!(s.ppid, Pid(1896));
         assert_eq!(s.start_time, 123456);
+    }
+
+    #[test]
+    fn environment_range_is_fields_50_and_51() {
+        let fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        let line = format!("42 (a) b) {}\n", fields.join(" "));
+        assert_eq!(parse_env_range(&line), Some((50, 51)));
+        // Zeros (a reader not allowed to see them) and short lines give nothing.
+        assert_eq!(parse_env_range(SSHD), None);
+        assert_eq!(parse_env_range("42 (a) S 1 2"), None);
+    }
+
+    #[test]
+    fn environment_through_memory_is_the_file() {
+        let me = Pid(std::process::id() as i32);
+        let (_, range) = stat_and_env_range(me).unwrap();
+        for key in ["PATH", "HOME", "NO_SUCH_VARIABLE_HERE"] {
+            assert_eq!(
+                environ_var_in(me, range, key),
+                environ_var(me, key),
+                "{key}"
+            );
+            assert_eq!(environ_var_in(me, None, key), environ_var(me, key), "{key}");
+        }
     }
 
     #[test]

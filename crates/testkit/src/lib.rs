@@ -39,6 +39,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::fs::FlockOperation;
 use rustix::process::{Pid, Signal};
 
+pub mod gen;
+
 /// The machine-wide lock file serialising user creation and the binary cache.
 pub const LOCK_PATH: &str = "/run/wms-testkit.lock";
 /// The directory under which this kit keeps its temporary files (mode 0755).

@@ -1,6 +1,8 @@
 //! Every raw system call of the backend, each a small wrapper. `rustix` covers pidfds,
 //! signals and polling without `unsafe`; only the resolver call below needs libc directly.
 
+pub(crate) mod proc_events;
+
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::process::{pidfd_open, pidfd_send_signal, PidfdFlags, Signal};
@@ -72,6 +74,27 @@ pub fn wait_any_exit(procs: &[&PinnedProcess], timeout: Duration) -> io::Result<
 impl AsFd for PinnedProcess {
     fn as_fd(&self) -> rustix::fd::BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// Reads `buf.len()` bytes at `addr` in the memory of process `pid`
+/// (`process_vm_readv`); the count read, which may be short.
+pub fn read_process_memory(pid: Pid, addr: usize, buf: &mut [u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` is `buf`, writable for its length; the remote range is only read,
+    // by the kernel, from the other process (a bad address there is EFAULT, not UB here).
+    let n = unsafe { libc::process_vm_readv(pid.0, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 

@@ -1,0 +1,710 @@
+//! `wms-bench`: the benchmark harness that `scripts/bench` runs (SPEC 9). Every figure is
+//! a ratio against a baseline measured in the same run, on the same machine.
+//!
+//!     wms-bench run --out BENCHMARKS.md --bin-dir target/release
+//!                   [--sandbox-pid PID --sandbox-port PORT] [--runs N] [--quick]
+//!     wms-bench close-all-inner ...    (run by `run` inside a private PID namespace)
+//!
+//! - list: `wms session list -o json` over 1,000 generated sessions of 5 processes, against
+//!   the floor program (`floor`) and `ps -e -o pid,sess,uid,stat,comm`, taking turns;
+//! - close one: `wms session close ID` on a session of 50 processes that honour SIGTERM,
+//!   against `loginctl terminate-session` on an ssh session of 50 processes in the logind
+//!   sandbox, both measured until every process of the session has exited;
+//! - close all: 500 sessions of 5 processes, by their IDs, and with `--all` inside a private
+//!   PID namespace that holds only the generated sessions;
+//! - peak memory (maximum RSS from `/usr/bin/time -v`) of wms in each case.
+//!
+//! The results section of the output file (between the `results` markers) is rewritten;
+//! the rest of the file is left as written by hand. Raw figures also go to
+//! `target/bench/results.json`.
+
+mod measure;
+mod report;
+
+use measure::{
+    median, pin_all, raise_nofile_limit, read_gen_output, time_command, time_until_gone, Gone,
+    Series,
+};
+use report::Report;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use wms_testkit::gen::{generate, GenOptions};
+
+/// What `run` was asked to do.
+struct Args {
+    out: PathBuf,
+    bin_dir: PathBuf,
+    sandbox_pid: Option<u32>,
+    sandbox_port: u16,
+    runs: usize,
+    quick: bool,
+    /// The benchmarks to run (`--only list,close-one,sandbox,close-all,close-all-ns`);
+    /// all when empty.
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+    fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+    fn wms(&self) -> PathBuf {
+        self.bin("wms")
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: wms-bench run --out FILE --bin-dir DIR [--sandbox-pid PID] [--sandbox-port PORT] [--runs N] [--quick]\n       wms-bench close-all-inner --wms PATH --sessions N --procs M --runs R"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage();
+    };
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("wms-bench: the benchmarks open real login sessions and must run as root");
+        return ExitCode::from(2);
+    }
+    raise_nofile_limit();
+    match cmd.as_str() {
+        "run" => {
+            let (Some(out), Some(bin_dir)) = (opt("--out"), opt("--bin-dir")) else {
+                return usage();
+            };
+            let quick = flag("--quick");
+            let a = Args {
+                out: out.into(),
+                bin_dir: bin_dir.into(),
+                sandbox_pid: opt("--sandbox-pid").and_then(|p| p.parse().ok()),
+                sandbox_port: opt("--sandbox-port")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(2398),
+                runs: opt("--runs")
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(if quick { 5 } else { 15 }),
+                quick,
+                only: opt("--only")
+                    .map(|o| o.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            };
+            match run(&a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wms-bench: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        "close-all-inner" => {
+            let (Some(wms), Some(n), Some(m), Some(runs)) = (
+                opt("--wms"),
+                opt("--sessions").and_then(|v| v.parse().ok()),
+                opt("--procs").and_then(|v| v.parse().ok()),
+                opt("--runs").and_then(|v| v.parse().ok()),
+            ) else {
+                return usage();
+            };
+            match close_all_runs(Path::new(&wms), n, m, runs, &["--all"], flag("--rss")) {
+                Ok(v) => {
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("wms-bench close-all-inner: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        _ => usage(),
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+fn run(a: &Args) -> Res<()> {
+    for b in ["wms", "floor", "wms-gen"] {
+        if !a.bin(b).is_file() {
+            return Err(format!(
+                "{} is missing: build the release binaries first",
+                a.bin(b).display()
+            ));
+        }
+    }
+    let mut rep = Report::new(&a.bin_dir);
+    eprintln!("wms-bench: machine: {}", rep.machine_line());
+
+    // 1. List.
+    for (label, ssh_like) in [("console-like", false), ("ssh-like", true)] {
+        if !a.wants("list") {
+            break;
+        }
+        eprintln!("wms-bench: list 1,000 {label} sessions of 5 processes");
+        let r = list_bench(a, ssh_like)?;
+        rep.list.push((label.to_string(), r));
+    }
+
+    // 2. Close one session of 50.
+    if a.wants("close-one") {
+        eprintln!("wms-bench: close one generated session of 50 processes");
+        rep.close_one_gen = Some(close_one_gen(a)?);
+    }
+    match a.sandbox_pid {
+        _ if !a.wants("sandbox") => {}
+        Some(pid) => {
+            eprintln!("wms-bench: close one ssh session of 50 processes in the logind sandbox");
+            match close_one_sandbox(a, pid) {
+                Ok(v) => rep.close_one_sandbox = Some(v),
+                Err(e) => {
+                    eprintln!("wms-bench: the logind sandbox benchmark failed: {e}");
+                    rep.notes.push(format!("The logind sandbox benchmark failed: {e}"));
+                }
+            }
+        }
+        None => rep.notes.push(
+            "The logind sandbox was not available, so `loginctl terminate-session` was not measured."
+                .into(),
+        ),
+    }
+
+    // 3. Close all of 500.
+    let runs = if a.quick { 2 } else { 5 };
+    if a.wants("close-all") {
+        eprintln!("wms-bench: close 500 sessions of 5 processes by their IDs");
+        rep.close_all_ids = Some(close_all_runs(&a.wms(), 500, 5, runs, &[], true)?);
+    }
+    if a.wants("close-all-ns") {
+        eprintln!("wms-bench: close --all of 500 sessions inside a private PID namespace");
+        match close_all_in_namespace(a, runs) {
+            Ok(v) => rep.close_all_ns = Some(v),
+            Err(e) => {
+                eprintln!("wms-bench: close --all in a PID namespace failed: {e}");
+                rep.notes.push(format!(
+                    "`close --all` in a private PID namespace failed: {e}"
+                ));
+            }
+        }
+    }
+
+    rep.machine["loadavg_after"] = json!(report::loadavg());
+    let results = rep.json();
+    let dir = Path::new("target/bench");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(
+        // A partial run must not pass for the figures the Markdown shows.
+        dir.join(if a.only.is_empty() {
+            "results.json"
+        } else {
+            "partial.json"
+        }),
+        serde_json::to_string_pretty(&results).unwrap_or_default(),
+    );
+    if a.only.is_empty() {
+        rep.write_markdown(&a.out)
+            .map_err(|e| format!("write {}: {e}", a.out.display()))?;
+        eprintln!("wms-bench: results written to {}", a.out.display());
+    } else {
+        eprintln!(
+            "wms-bench: a partial run (--only): {} left as it was",
+            a.out.display()
+        );
+    }
+    print!("{}", rep.summary());
+    Ok(())
+}
+
+/// A `wms-gen --hold` child and the sessions it printed.
+struct HeldGen {
+    child: Child,
+    ids: Vec<u32>,
+}
+
+impl HeldGen {
+    fn start(gen: &Path, sessions: usize, procs: usize, ssh_like: bool) -> Res<HeldGen> {
+        let mut cmd = Command::new(gen);
+        cmd.args([
+            "--sessions",
+            &sessions.to_string(),
+            "--procs",
+            &procs.to_string(),
+            "--hold",
+        ])
+        // The generated processes carry wms-gen's environment: make it the same on every
+        // machine, and, for ssh-like sessions, name a client as sshd does for a shell.
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", "/root")
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        if ssh_like {
+            cmd.env("SSH_CONNECTION", "192.0.2.10 50022 192.0.2.1 22")
+                .env("SSH_CLIENT", "192.0.2.10 50022 22");
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("start wms-gen: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .map_err(|e| format!("read wms-gen: {e}"))?;
+        let ids = read_gen_output(&line).map_err(|e| format!("wms-gen said {line:?}: {e}"))?;
+        Ok(HeldGen { child, ids })
+    }
+}
+
+impl Drop for HeldGen {
+    fn drop(&mut self) {
+        // End of its standard input ends the hold; it then kills exactly its processes.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Maximum resident set size (KiB) of `argv`, from `/usr/bin/time -v`.
+fn max_rss_kib(argv: &[String]) -> Res<u64> {
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .args(argv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("run /usr/bin/time: {e}"))?;
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "no maximum resident set size in /usr/bin/time's output".into())
+}
+
+fn list_bench(a: &Args, ssh_like: bool) -> Res<Value> {
+    let held = HeldGen::start(&a.bin("wms-gen"), 1000, 5, ssh_like)?;
+    let wms = a.wms().display().to_string();
+    // Check that wms sees exactly what was generated before timing it.
+    let out = Command::new(&wms)
+        .args(["session", "list", "-o", "json"])
+        .output()
+        .map_err(|e| format!("run wms: {e}"))?;
+    let listed: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let ours: Vec<&Value> = listed
+        .iter()
+        .filter(|s| {
+            s["SessionId"]
+                .as_u64()
+                .is_some_and(|id| held.ids.contains(&(id as u32)))
+        })
+        .collect();
+    if ours.len() != held.ids.len() || ours.iter().any(|s| s["ProcessCount"] != 5) {
+        return Err(format!(
+            "wms lists {} of the {} generated sessions correctly",
+            ours.iter().filter(|s| s["ProcessCount"] == 5).count(),
+            held.ids.len()
+        ));
+    }
+    let states: Vec<String> = ours
+        .iter()
+        .filter_map(|s| s["State"].as_str().map(str::to_string))
+        .collect();
+    let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<String>>();
+    let commands = [
+        argv(&format!("{wms} session list -o json")),
+        vec![a.bin("floor").display().to_string()],
+        argv("ps -e -o pid,sess,uid,stat,comm"),
+    ];
+    // The three commands take turns, each round in another order, so a change in the
+    // machine's load during the run weighs on all of them alike.
+    let (warmup, runs) = (3, if a.quick { 7 } else { 31 });
+    let mut wall: [Series; 3] = Default::default();
+    let mut cpu: [Series; 3] = Default::default();
+    for round in 0..warmup + runs {
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            let (w, c) = time_command(&commands[i])?;
+            if round >= warmup {
+                wall[i].push(w);
+                cpu[i].push(c);
+            }
+        }
+    }
+    let results: Vec<Value> = (0..3)
+        .map(|i| json!({"wall": wall[i].json(), "cpu": cpu[i].json()}))
+        .collect();
+    let rss = max_rss_kib(&[
+        wms,
+        "session".into(),
+        "list".into(),
+        "-o".into(),
+        "json".into(),
+    ])?;
+    let processes = ps_count();
+    Ok(json!({
+        "sessions": held.ids.len(),
+        "state": states.first(),
+        "processes_on_host": processes,
+        "runs": runs,
+        "wms": results[0],
+        "floor": results[1],
+        "ps": results[2],
+        "wms_max_rss_kib": rss,
+    }))
+}
+
+fn ps_count() -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `wms session close ID` on freshly generated sessions of 50 processes.
+fn close_one_gen(a: &Args) -> Res<Value> {
+    let warmup = 2;
+    let mut cmd_times = Series::default();
+    let mut gone_times = Series::default();
+    let mut cpu_times = Series::default();
+    for i in 0..warmup + a.runs {
+        let g = generate(&GenOptions::new(1, 50)).map_err(|e| format!("generate: {e}"))?;
+        let s = &g.sessions[0];
+        let mut cmd = Command::new(a.wms());
+        cmd.args(["session", "close", &s.id.to_string()]);
+        let t = time_until_gone(cmd, &pin_all(&s.pids), &[s.id])?;
+        if i >= warmup {
+            cmd_times.push(t.command);
+            gone_times.push(t.gone);
+            cpu_times.push(t.cpu);
+        }
+        drop(g);
+    }
+    let g = generate(&GenOptions::new(1, 50)).map_err(|e| format!("generate: {e}"))?;
+    let rss = max_rss_kib(&[
+        a.wms().display().to_string(),
+        "session".into(),
+        "close".into(),
+        g.sessions[0].id.to_string(),
+    ])?;
+    drop(g);
+    Ok(json!({
+        "processes": 50,
+        "runs": a.runs,
+        "command": cmd_times.json(),
+        "gone": gone_times.json(),
+        "cpu": cpu_times.json(),
+        "wms_max_rss_kib": rss,
+    }))
+}
+
+/// The logind sandbox: its ssh port and its mount namespace (where `loginctl` finds the
+/// system bus and knows it runs under systemd).
+struct Sandbox {
+    /// The sandbox's mount namespace, which `loginctl` enters.
+    mnt_ns: std::fs::File,
+    port: u16,
+    key: PathBuf,
+    user: String,
+}
+
+impl Sandbox {
+    fn setup(pid: u32, port: u16) -> Res<Sandbox> {
+        let user = wms_testkit::ensure_user("wmst-bench", &[]);
+        let dir = std::env::temp_dir().join(format!("wms-bench-ssh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let key = dir.join("id_ed25519");
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "wms-bench", "-f"])
+            .arg(&key)
+            .status()
+            .map_err(|e| format!("ssh-keygen: {e}"))?
+            .success();
+        if !ok {
+            return Err("ssh-keygen failed".into());
+        }
+        let pubkey = std::fs::read_to_string(key.with_extension("pub"))
+            .map_err(|e| format!("read public key: {e}"))?;
+        let home = PathBuf::from(format!("/home/{}", user.name));
+        let ssh = home.join(".ssh");
+        std::fs::create_dir_all(&ssh).map_err(|e| format!("mkdir {}: {e}", ssh.display()))?;
+        std::fs::write(ssh.join("authorized_keys"), pubkey)
+            .map_err(|e| format!("write authorized_keys: {e}"))?;
+        let chown = Command::new("chown")
+            .args(["-R", &format!("{0}:{0}", user.name)])
+            .arg(&ssh)
+            .status()
+            .map_err(|e| format!("chown: {e}"))?;
+        let chmod = Command::new("chmod")
+            .args(["-R", "go-rwx"])
+            .arg(&ssh)
+            .status()
+            .map_err(|e| format!("chmod: {e}"))?;
+        if !chown.success() || !chmod.success() {
+            return Err("cannot set up the bench user's authorized_keys".into());
+        }
+        let mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+            .map_err(|e| format!("open the sandbox's mount namespace: {e}"))?;
+        Ok(Sandbox {
+            mnt_ns,
+            port,
+            key,
+            user: user.name,
+        })
+    }
+
+    /// Opens an ssh session of `procs` processes (sshd's two included); returns the ssh
+    /// client and the session id once every process is there.
+    fn open(&self, procs: usize) -> Res<(Child, u32)> {
+        let sleepers = procs.saturating_sub(3);
+        let remote = format!(
+            "for i in $(seq {sleepers}); do sleep 1000 & done; echo READY $(cat /proc/self/sessionid) $XDG_SESSION_ID; exec sleep 1000"
+        );
+        let mut child = Command::new("ssh")
+            .args(["-q", "-T", "-p", &self.port.to_string(), "-i"])
+            .arg(&self.key)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                &format!("{}@127.0.0.1", self.user),
+                &remote,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            // "Connection closed by remote host" is what closing it should do.
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("ssh: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .map_err(|e| format!("read ssh: {e}"))?;
+        let mut words = line.split_whitespace();
+        let (Some("READY"), Some(id), xdg) = (words.next(), words.next(), words.next()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the ssh session said {line:?}"));
+        };
+        let id: u32 = id.parse().map_err(|e| format!("session id {id:?}: {e}"))?;
+        if xdg != Some(&id.to_string()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "logind's session id {xdg:?} is not the audit session {id}: is the session registered with logind?"
+            ));
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while wms_testkit::session_pids(id).len() < procs && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok((child, id))
+    }
+}
+
+impl Drop for Sandbox {
+    /// Removes the key pair and the bench user's authorized key.
+    fn drop(&mut self) {
+        if let Some(dir) = self.key.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        let _ = std::fs::remove_file(format!("/home/{}/.ssh/authorized_keys", self.user));
+    }
+}
+
+impl Sandbox {
+    /// `loginctl terminate-session ID`, to be run in the sandbox's mount namespace (the
+    /// command must be spawned while the sandbox is alive, which holds the namespace).
+    fn loginctl(&self, id: u32) -> Res<Command> {
+        let mut cmd = Command::new("loginctl");
+        cmd.args(["terminate-session", &id.to_string()]);
+        // SAFETY: setns in the forked child before exec; a raw system call, no allocation.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let fd = self.mnt_ns.as_raw_fd();
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(cmd)
+    }
+}
+
+/// Waits up to a few seconds for an ssh client whose session was closed.
+fn finish_ssh(mut child: Child) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn close_one_sandbox(a: &Args, pid: u32) -> Res<Value> {
+    let sb = Sandbox::setup(pid, a.sandbox_port)?;
+    let warmup = 2;
+    let (mut lc_cmd, mut lc_gone, mut w_cmd, mut w_gone) = Default::default();
+    let mut w_cpu = Series::default();
+    let mut sizes = Vec::new();
+    let mut runs_done = 0;
+    for i in 0..warmup + a.runs {
+        // Alternate, so drift over the run affects both alike.
+        for tool in ["loginctl", "wms"] {
+            let (client, id) = sb.open(50)?;
+            let pids = wms_testkit::session_pids(id);
+            sizes.push(pids.len());
+            let cmd = if tool == "loginctl" {
+                sb.loginctl(id)?
+            } else {
+                let mut c = Command::new(a.wms());
+                c.args(["session", "close", &id.to_string()]);
+                c
+            };
+            let t: Gone = time_until_gone(cmd, &pin_all(&pids), &[id])?;
+            finish_ssh(client);
+            if i >= warmup {
+                let (c, g): (&mut Series, &mut Series) = if tool == "loginctl" {
+                    (&mut lc_cmd, &mut lc_gone)
+                } else {
+                    (&mut w_cmd, &mut w_gone)
+                };
+                c.push(t.command);
+                g.push(t.gone);
+                if tool == "wms" {
+                    w_cpu.push(t.cpu);
+                }
+            }
+        }
+        runs_done = i + 1 - warmup.min(i + 1);
+    }
+    drop(sb);
+    Ok(json!({
+        "processes": median(&sizes.iter().map(|&n| n as f64).collect::<Vec<_>>()),
+        "runs": runs_done,
+        "loginctl": {"command": lc_cmd.json(), "gone": lc_gone.json()},
+        "wms": {"command": w_cmd.json(), "gone": w_gone.json(), "cpu": w_cpu.json()},
+    }))
+}
+
+/// Closes `n` generated sessions of `m` processes with one wms command, `runs` times: by
+/// their IDs when `extra` is empty, else with `extra` (`--all`) instead of IDs.
+fn close_all_runs(
+    wms: &Path,
+    n: usize,
+    m: usize,
+    runs: usize,
+    extra: &[&str],
+    rss: bool,
+) -> Res<Value> {
+    let mut cmd_times = Series::default();
+    let mut gone_times = Series::default();
+    let mut cpu_times = Series::default();
+    let mut outcomes = Vec::new();
+    let mut max_rss = None;
+    for i in 0..runs + usize::from(rss) {
+        let g = generate(&GenOptions::new(n, m)).map_err(|e| format!("generate: {e}"))?;
+        let ids = g.ids();
+        let mut argv: Vec<String> =
+            vec!["session".into(), "close".into(), "-o".into(), "json".into()];
+        if extra.is_empty() {
+            argv.extend(ids.iter().map(|i| i.to_string()));
+        } else {
+            argv.extend(extra.iter().map(|s| s.to_string()));
+        }
+        if rss && i == runs {
+            let mut full = vec![wms.display().to_string()];
+            full.extend(argv);
+            max_rss = Some(max_rss_kib(&full)?);
+            drop(g);
+            continue;
+        }
+        let mut cmd = Command::new(wms);
+        cmd.args(&argv);
+        let t = time_until_gone(cmd, &pin_all(&g.pids()), &ids)?;
+        let done = t
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| {
+                v["Outcome"] == "Done"
+                    && v["SessionId"]
+                        .as_u64()
+                        .is_some_and(|id| ids.contains(&(id as u32)))
+            })
+            .count();
+        outcomes.push(done);
+        cmd_times.push(t.command);
+        gone_times.push(t.gone);
+        cpu_times.push(t.cpu);
+        drop(g);
+    }
+    Ok(json!({
+        "sessions": n,
+        "processes": n * m,
+        "runs": runs,
+        "done_per_run": outcomes,
+        "command": cmd_times.json(),
+        "gone": gone_times.json(),
+        "cpu": cpu_times.json(),
+        "wms_max_rss_kib": max_rss,
+    }))
+}
+
+fn close_all_in_namespace(a: &Args, runs: usize) -> Res<Value> {
+    let me = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(me)
+        .args(["close-all-inner", "--wms"])
+        .arg(a.wms())
+        .args([
+            "--sessions",
+            "500",
+            "--procs",
+            "5",
+            "--runs",
+            &runs.to_string(),
+            "--rss",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("unshare: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("unshare ... close-all-inner: {}", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).map_err(|e| format!("close-all-inner said {text:?}: {e}"))
+}
