@@ -31,12 +31,20 @@ pub struct SessionProcess {
 /// uid (the kernel sets the login uid and a new session ID together, and a child inherits
 /// both), so `loginuid` is read once per session rather than once per process.
 pub fn scan() -> io::Result<Vec<SessionProcess>> {
+    scan_where(&|_| true)
+}
+
+/// [`scan`], reading more than the session ID only of processes of sessions `keep` takes.
+fn scan_where(keep: &(dyn Fn(SessionId) -> bool + Sync)) -> io::Result<Vec<SessionProcess>> {
     let pids = procfs::pids()?;
     Ok(par_chunks(&pids, SCAN_CHUNK, |chunk| {
         let mut login_uids: HashMap<SessionId, u32> = HashMap::new();
         let mut out = Vec::new();
         for &pid in chunk {
-            let Some(session) = procfs::session_id(pid).and_then(SessionId::from_kernel) else {
+            let Some(session) = procfs::session_id(pid)
+                .and_then(SessionId::from_kernel)
+                .filter(|s| keep(*s))
+            else {
                 continue;
             };
             let Some((stat, env_range)) = procfs::stat_and_env_range(pid) else {
@@ -205,7 +213,15 @@ impl Host {
         req: &ActionRequest,
         selection: &Selection,
     ) -> io::Result<Vec<TargetResult>> {
-        let sessions = self.sessions()?;
+        // Sessions named by ID are all the plan looks at: build only those (a host with
+        // many sessions would otherwise resolve every user and read every environment).
+        let sessions = match selection {
+            Selection::All => self.sessions()?,
+            Selection::Ids(ids) => {
+                let ids: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
+                self.sessions_where(&|s| ids.contains(&s))?
+            }
+        };
         let results = plan(caller, req.verb.verb(), selection, &sessions)
             .into_iter()
             .map(|step| match step {
@@ -239,7 +255,15 @@ impl Host {
 
     /// Every login session on this host, in session ID order.
     pub fn sessions(&self) -> io::Result<Vec<Session>> {
-        let procs = scan()?;
+        self.sessions_where(&|_| true)
+    }
+
+    /// The sessions `keep` takes, in session ID order.
+    fn sessions_where(
+        &self,
+        keep: &(dyn Fn(SessionId) -> bool + Sync),
+    ) -> io::Result<Vec<Session>> {
+        let procs = scan_where(keep)?;
         let mut by_session: BTreeMap<SessionId, Vec<SessionProcess>> = BTreeMap::new();
         for p in procs {
             by_session.entry(p.session).or_default().push(p);
