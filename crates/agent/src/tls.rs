@@ -243,17 +243,9 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// The UTC calendar date of a Unix time (Howard Hinnant's days-to-civil).
+/// The UTC calendar date of a Unix time, in the types rcgen takes.
 fn civil_date(secs: i64) -> (i32, u8, u8) {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = wms_core::time::civil_date(secs);
     (y as i32, m as u8, d as u8)
 }
 

@@ -1,12 +1,10 @@
 //! RFC 3339 formatting of Unix times (UTC), for LogonTime. A dozen lines of civil-date
 //! arithmetic do not justify a date crate.
 
-/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn rfc3339_utc(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
+/// The UTC calendar date `(year, month, day)` of a Unix time (Howard Hinnant's
+/// days-to-civil algorithm).
+pub fn civil_date(unix_secs: i64) -> (i64, u32, u32) {
+    let z = unix_secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -15,6 +13,13 @@ pub fn rfc3339_utc(unix_secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month as u32, day as u32)
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339_utc(unix_secs: i64) -> String {
+    let (year, month, day) = civil_date(unix_secs);
+    let secs = unix_secs.rem_euclid(86_400);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,
