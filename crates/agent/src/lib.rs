@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tokens::{TokenStore, Verdict};
 use tokio::net::UnixListener;
 use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
-use wms_core::{Caller, Pid, Selection, SessionId, Uid};
+use wms_core::{Caller, Pid, SessionId, Uid};
 use wms_host::Host;
 
 /// What the agent serves with.
@@ -311,22 +311,6 @@ fn caller(host: &Host, pid: Option<i32>, uid: u32, gid: u32) -> Option<Caller> {
     Some(host.caller_of(Pid(pid), uid, gid))
 }
 
-/// Checks a request's shape; the message says what is wrong.
-fn selection(req: &ActionRequest) -> Result<Selection, String> {
-    let sel = match (&req.session_ids, req.all) {
-        (Some(ids), false) if !ids.is_empty() => Selection::Ids(ids.clone()),
-        (None, true) => Selection::All,
-        (Some(_), true) => return Err("give sessionIds or all, not both".into()),
-        _ => return Err("give sessionIds (a non-empty list) or all: true".into()),
-    };
-    if req.verb == wms_core::api::ActionVerb::Lock
-        && req.message.as_deref().is_none_or(|m| m.trim().is_empty())
-    {
-        return Err("lock needs a message".into());
-    }
-    Ok(sel)
-}
-
 async fn action(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
@@ -357,7 +341,7 @@ async fn action(
         }
     };
     record.request(&req);
-    let sel = match selection(&req) {
+    let sel = match req.selection() {
         Ok(s) => s,
         Err(e) => {
             record.refused = Some(e);

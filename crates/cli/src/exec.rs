@@ -10,7 +10,7 @@ use crate::systems::Systems;
 use crate::{output, pipeline};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use wms_core::api::{ActionRequest, ActionVerb};
-use wms_core::{Caller, Outcome, Selection, Session, SessionId, TargetResult, Verb};
+use wms_core::{unique_ids, Caller, Outcome, Selection, Session, SessionId, TargetResult, Verb};
 use wms_host::{Config, Host};
 
 /// Exit statuses (SPEC 6).
@@ -205,32 +205,24 @@ pub fn run(req: Request) -> u8 {
             }
             // A -Server given on the command line wins over piped properties, as in
             // PowerShell, where a parameter bound by name is not rebound from the pipeline.
-            let mut work: Vec<ServerWork> = Vec::new();
-            for t in targets {
-                let servers = match (&t.server, req.servers.is_empty()) {
-                    (Some(s), true) => vec![s.clone()],
-                    _ => default_servers.clone(),
-                };
-                for server in servers {
-                    match work
-                        .iter_mut()
-                        .find(|w| w.server.eq_ignore_ascii_case(&server))
-                    {
-                        Some(ServerWork {
-                            selection: Selection::Ids(ids),
-                            ..
-                        }) => ids.push(t.session_id),
-                        _ => work.push(ServerWork {
-                            server,
-                            selection: Selection::Ids(vec![t.session_id]),
-                        }),
-                    }
-                }
-            }
-            work
+            // One piece of work per target and server; the merge below groups them.
+            targets
+                .into_iter()
+                .flat_map(|t| {
+                    let servers = match (&t.server, req.servers.is_empty()) {
+                        (Some(s), true) => vec![s.clone()],
+                        _ => default_servers.clone(),
+                    };
+                    servers.into_iter().map(move |server| ServerWork {
+                        server,
+                        selection: Selection::Ids(vec![t.session_id]),
+                    })
+                })
+                .collect()
         }
     };
-    // localhost and this host's own names are one host: merge their work.
+    // One entry per server, in the order first named; localhost and this host's own names
+    // are one host.
     let mut merged: Vec<ServerWork> = Vec::new();
     for w in work {
         let server = if host.names.is_local(&w.server) {
@@ -411,16 +403,8 @@ fn concurrently<J: Sync, T: Send>(jobs: &[J], work: impl Fn(&J) -> T + Sync) -> 
 
 /// The request for `verb` over `sel`.
 fn action_request(req: &Request, sel: &Selection, what_if: bool) -> ActionRequest {
-    ActionRequest {
-        verb: ActionVerb::from_verb(req.verb).expect("Get is not an action"),
-        session_ids: match sel {
-            Selection::Ids(ids) => Some(ids.clone()),
-            Selection::All => None,
-        },
-        all: matches!(sel, Selection::All),
-        message: req.message.clone(),
-        what_if,
-    }
+    let verb = ActionVerb::from_verb(req.verb).expect("Get is not an action");
+    ActionRequest::new(verb, sel, req.message.clone(), what_if)
 }
 
 /// Reports a batch of results: a what-if line for each WhatIf, then the outcome.
@@ -453,10 +437,7 @@ impl Backend<'_> {
     fn action(&self, r: &ActionRequest) -> Result<Vec<TargetResult>, String> {
         match self {
             Backend::Local { host, caller } => {
-                let sel = match &r.session_ids {
-                    Some(ids) if !r.all => Selection::Ids(ids.clone()),
-                    _ => Selection::All,
-                };
+                let sel = r.selection()?;
                 host.run_action(caller, r, &sel)
                     .map_err(|e| format!("Cannot read the sessions of {}: {e}", host.names.fqdn))
             }
@@ -476,7 +457,7 @@ fn select(
     match sel {
         Selection::All => listed.extend(sessions),
         Selection::Ids(ids) => {
-            for id in dedup(ids) {
+            for id in unique_ids(ids) {
                 match sessions.iter().find(|s| s.session_id == id) {
                     Some(s) => listed.push(s.clone()),
                     None => rep.result(
@@ -603,16 +584,6 @@ fn each_server(servers: &[String], selection: Selection) -> Vec<ServerWork> {
 
 fn to_ids(ids: &[u32]) -> Vec<SessionId> {
     ids.iter().copied().map(SessionId).collect()
-}
-
-fn dedup(ids: &[SessionId]) -> Vec<SessionId> {
-    let mut out: Vec<SessionId> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !out.contains(id) {
-            out.push(*id);
-        }
-    }
-    out
 }
 
 fn pipeline_error(verb: Verb, message: &str) -> BindError {

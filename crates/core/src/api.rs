@@ -3,6 +3,7 @@
 
 use crate::model::{SessionId, Verb};
 use crate::outcome::TargetResult;
+use crate::plan::Selection;
 use serde::{Deserialize, Serialize};
 
 /// An action verb on the wire.
@@ -54,6 +55,43 @@ pub struct ActionRequest {
     pub what_if: bool,
 }
 
+impl ActionRequest {
+    /// The request for `verb` over `selection`.
+    pub fn new(
+        verb: ActionVerb,
+        selection: &Selection,
+        message: Option<String>,
+        what_if: bool,
+    ) -> ActionRequest {
+        ActionRequest {
+            verb,
+            session_ids: match selection {
+                Selection::Ids(ids) => Some(ids.clone()),
+                Selection::All => None,
+            },
+            all: matches!(selection, Selection::All),
+            message,
+            what_if,
+        }
+    }
+
+    /// The sessions the request names; the error says what is wrong with its shape.
+    pub fn selection(&self) -> Result<Selection, String> {
+        let sel = match (&self.session_ids, self.all) {
+            (Some(ids), false) if !ids.is_empty() => Selection::Ids(ids.clone()),
+            (None, true) => Selection::All,
+            (Some(_), true) => return Err("give sessionIds or all, not both".into()),
+            _ => return Err("give sessionIds (a non-empty list) or all: true".into()),
+        };
+        if self.verb == ActionVerb::Lock
+            && self.message.as_deref().is_none_or(|m| m.trim().is_empty())
+        {
+            return Err("lock needs a message".into());
+        }
+        Ok(sel)
+    }
+}
+
 /// The answer to an action: one result per target, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,5 +127,27 @@ mod tests {
         assert_eq!(serde_json::from_str::<ActionRequest>(&text).unwrap(), r);
         assert!(serde_json::from_str::<ActionRequest>(r#"{"verb":"close","bogus":1}"#).is_err());
         assert!(serde_json::from_str::<ActionRequest>(r#"{"verb":"reboot"}"#).is_err());
+    }
+
+    #[test]
+    fn selection_round_trips_and_bad_shapes_are_named() {
+        for sel in [
+            Selection::All,
+            Selection::Ids(vec![SessionId(3), SessionId(4)]),
+        ] {
+            let r = ActionRequest::new(ActionVerb::Close, &sel, None, false);
+            assert_eq!(r.selection(), Ok(sel));
+        }
+        let mut r = ActionRequest::new(ActionVerb::Close, &Selection::All, None, false);
+        r.session_ids = Some(vec![SessionId(1)]);
+        assert_eq!(
+            r.selection().unwrap_err(),
+            "give sessionIds or all, not both"
+        );
+        r.all = false;
+        r.session_ids = Some(vec![]);
+        assert!(r.selection().unwrap_err().starts_with("give sessionIds"));
+        let lock = ActionRequest::new(ActionVerb::Lock, &Selection::All, Some(" ".into()), false);
+        assert_eq!(lock.selection().unwrap_err(), "lock needs a message");
     }
 }

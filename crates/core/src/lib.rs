@@ -13,4 +13,4 @@ pub mod time;
 pub use authz::{authorize, Caller, Decision, DenyReason, Role};
 pub use model::{Pid, Session, SessionId, SessionState, Uid, Verb};
 pub use outcome::{Outcome, TargetResult};
-pub use plan::{plan, Selection, Step};
+pub use plan::{plan, unique_ids, Selection, Step};

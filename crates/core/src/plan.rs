@@ -34,6 +34,12 @@ fn facts(s: &Session) -> TargetFacts {
     }
 }
 
+/// `ids` in their order, each once.
+pub fn unique_ids(ids: &[SessionId]) -> Vec<SessionId> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
 /// Builds the plan for `verb` over `selection`, given the host's sessions.
 ///
 /// Explicit IDs keep their order (duplicates once); an unknown ID is NotFound, a session
@@ -41,32 +47,29 @@ fn facts(s: &Session) -> TargetFacts {
 /// order and reports the ones the caller may not touch as Skipped with the reason.
 pub fn plan(caller: &Caller, verb: Verb, selection: &Selection, sessions: &[Session]) -> Vec<Step> {
     match selection {
-        Selection::Ids(ids) => {
-            let mut seen = std::collections::HashSet::new();
-            ids.iter()
-                .filter(|id| seen.insert(**id))
-                .map(|id| match sessions.iter().find(|s| s.session_id == *id) {
-                    None => Step::Report {
-                        session_id: *id,
-                        user_name: None,
-                        outcome: Outcome::NotFound,
+        Selection::Ids(ids) => unique_ids(ids)
+            .into_iter()
+            .map(|id| match sessions.iter().find(|s| s.session_id == id) {
+                None => Step::Report {
+                    session_id: id,
+                    user_name: None,
+                    outcome: Outcome::NotFound,
+                },
+                Some(s) => match authorize(caller, verb, &facts(s)) {
+                    Decision::Allow => Step::Act(Box::new(s.clone())),
+                    Decision::Deny(DenyReason::OwnSession) => Step::Report {
+                        session_id: s.session_id,
+                        user_name: Some(s.user_name.clone()),
+                        outcome: Outcome::OwnSession,
                     },
-                    Some(s) => match authorize(caller, verb, &facts(s)) {
-                        Decision::Allow => Step::Act(Box::new(s.clone())),
-                        Decision::Deny(DenyReason::OwnSession) => Step::Report {
-                            session_id: s.session_id,
-                            user_name: Some(s.user_name.clone()),
-                            outcome: Outcome::OwnSession,
-                        },
-                        Decision::Deny(r) => Step::Report {
-                            session_id: s.session_id,
-                            user_name: Some(s.user_name.clone()),
-                            outcome: Outcome::AccessDenied(r.explain().to_string()),
-                        },
+                    Decision::Deny(r) => Step::Report {
+                        session_id: s.session_id,
+                        user_name: Some(s.user_name.clone()),
+                        outcome: Outcome::AccessDenied(r.explain().to_string()),
                     },
-                })
-                .collect()
-        }
+                },
+            })
+            .collect(),
         Selection::All => {
             let mut all: Vec<&Session> = sessions.iter().collect();
             all.sort_by_key(|s| s.session_id);
