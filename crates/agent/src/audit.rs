@@ -76,10 +76,7 @@ pub struct Record {
 
 impl Record {
     pub fn new(peer: &Peer) -> Record {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = wms_core::time::now_unix();
         Record {
             time: wms_core::time::rfc3339_utc(now),
             via: peer.via(),

@@ -226,7 +226,7 @@ fn self_signed_pair(names: &HostNames) -> Result<(String, String), String> {
         .map_err(|_| "the system's random source failed".to_string())?;
     serial[0] &= 0x7f; // a positive serial number
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    let (y, m, d) = civil_date(now_secs() - 86_400);
+    let (y, m, d) = civil_date(wms_core::time::now_unix() - 86_400);
     params.not_before = rcgen::date_time_ymd(y, m, d);
     params.not_after = rcgen::date_time_ymd(y + 100, m, d.min(28));
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
@@ -234,13 +234,6 @@ fn self_signed_pair(names: &HostNames) -> Result<(String, String), String> {
     let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
     Ok((cert.pem(), key.serialize_pem()))
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// The UTC calendar date of a Unix time, in the types rcgen takes.

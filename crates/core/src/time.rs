@@ -1,6 +1,14 @@
 //! RFC 3339 formatting of Unix times (UTC), for LogonTime. A dozen lines of civil-date
 //! arithmetic do not justify a date crate.
 
+/// Seconds since the Unix epoch now (0 if the clock is set before it).
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// The UTC calendar date `(year, month, day)` of a Unix time (Howard Hinnant's
 /// days-to-civil algorithm).
 pub fn civil_date(unix_secs: i64) -> (i64, u32, u32) {

@@ -6,7 +6,6 @@ use crate::identity::{own_role, HostNames, UserCache};
 use crate::procfs::{self, Stat};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::time::{SystemTime, UNIX_EPOCH};
 use wms_core::api::{ActionRequest, ActionVerb};
 use wms_core::{
     plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, Step, TargetResult,
@@ -270,10 +269,7 @@ impl Host {
         }
         let boot = procfs::boot_time();
         let tick = rustix::param::clock_ticks_per_second().max(1);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = wms_core::time::now_unix();
         let mut users = UserCache::default();
         let locks = crate::lock::load_all(&self.config.state_dir);
         let sessions: Vec<(SessionId, Vec<SessionProcess>)> = by_session

@@ -283,10 +283,7 @@ pub fn lock(
         boot_id: procfs::boot_id().ok_or("cannot read this boot's ID")?,
         tty: tty.to_string(),
         message: message.to_string(),
-        locked_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        locked_at: wms_core::time::now_unix(),
         locked_by_uid: by_uid,
         local_modes: (modes.local_modes & LOCAL_OFF).bits(),
         input_modes: (modes.input_modes & INPUT_OFF).bits(),

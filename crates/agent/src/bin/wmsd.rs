@@ -104,11 +104,7 @@ fn main() -> ExitCode {
 }
 
 fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    wms_core::time::rfc3339_utc(secs)
+    wms_core::time::rfc3339_utc(wms_core::time::now_unix())
 }
 
 fn token(command: TokenCommand) -> anyhow::Result<()> {
