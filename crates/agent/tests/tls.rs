@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wms_testkit::{session_pids, user, wait_session_gone, Role, Sshd};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::ClientConfig;
 
 const WMSD: &str = env!("CARGO_BIN_EXE_wmsd");
 
@@ -205,10 +204,6 @@ fn bearer(token: &str) -> String {
 // A real TLS client
 // ---------------------------------------------------------------------------------------
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// `SHA256:` and uppercase hex pairs joined by `:`, computed here independently.
 fn fingerprint_of(der: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, der);
@@ -216,98 +211,15 @@ fn fingerprint_of(der: &[u8]) -> String {
     format!("SHA256:{}", hex.join(":"))
 }
 
-/// Trusts exactly the certificate with a pinned fingerprint, as `wms system add` does.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = fingerprint_of(end_entity);
-        if got == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the certificate's fingerprint {got} is not the pinned {}",
-                self.fingerprint
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
+/// Trusts exactly the certificate with a pinned fingerprint, with wms's own verifier.
 fn pinned_client(fingerprint: &str) -> Arc<ClientConfig> {
-    let p = provider();
-    let verifier = Pinned {
-        fingerprint: fingerprint.to_string(),
-        provider: p.clone(),
-    };
-    Arc::new(
-        ClientConfig::builder_with_provider(p)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth(),
-    )
+    wms_cli::tls::pinned_config(wms_cli::tls::Pin::new(Some(fingerprint.to_string())))
 }
 
-/// A client that trusts `ca_pem` as a certificate authority and checks the server's name,
-/// as `wms system add --ca` would.
+/// Trusts `ca_pem` as a certificate authority and checks the server's name, as
+/// `wms system add --ca` does.
 fn ca_client(ca_pem: &Path) -> Arc<ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca_pem).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+    wms_cli::tls::ca_config(ca_pem).unwrap()
 }
 
 #[derive(Debug)]
