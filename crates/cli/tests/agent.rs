@@ -3,113 +3,12 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A real wmsd with its own socket, state directory and configuration.
-struct Agent {
-    child: Child,
-    dir: PathBuf,
-    config: String,
-}
-
-fn wmsd_path() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_wms")).with_file_name("wmsd");
-    assert!(
-        p.exists(),
-        "{} is missing: build the whole workspace (cargo build --workspace) first",
-        p.display()
-    );
-    p
-}
-
-impl Agent {
-    fn start() -> Agent {
-        let dir = std::env::temp_dir().join(format!(
-            "wms-agent-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = wms_testkit::config_file(&format!(
-            // The Unix socket only: concurrent agents cannot all have the default TCP port
-            // (the TLS listener is tested in crates/agent/tests/tls.rs).
-            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = []\n",
-            d = dir.display()
-        ))
-        .display()
-        .to_string();
-        let child = Command::new(wmsd_path())
-            .env("WMS_CONFIG", &config)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let agent = Agent { child, dir, config };
-        let end = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(agent.socket()).is_err() {
-            assert!(Instant::now() < end, "wmsd never listened");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        agent
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("wmsd.sock")
-    }
-
-    fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.join("state/audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
-            .collect()
-    }
-
-    /// Runs `wms <command>` as `user` in a real ssh session, configured to use this agent.
-    fn wms_as(&self, sshd: &Sshd, user: &TestUser, command: &str) -> wms_testkit::RunOutput {
-        sshd.run_with_env(
-            user,
-            &format!("{} {command}", wms_path()),
-            b"",
-            &[("WMS_CONFIG", &self.config)],
-        )
-    }
-
-    /// One raw HTTP request on the socket; the status line and body.
-    fn http(&self, request: &str) -> (String, String) {
-        let mut s = UnixStream::connect(self.socket()).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let status = out.lines().next().unwrap_or_default().to_string();
-        let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-        (status, body)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = terminate(self.child.id());
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// SIGTERM to the agent we started, by its PID.
-fn terminate(pid: u32) -> std::io::Result<()> {
-    Command::new("kill")
-        .arg(pid.to_string())
-        .status()
-        .map(|_| ())
-}
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn an_operator_closes_a_plain_users_session_through_the_agent_and_it_is_audited() {
-    let agent = Agent::start();
+    let agent = Agent::unix();
     let sshd = Sshd::start();
     let mut target = sshd.open_session(&user(Role::Plain), "sleep 600", false);
     let oper = user(Role::Operator);
@@ -135,7 +34,7 @@ fn an_operator_closes_a_plain_users_session_through_the_agent_and_it_is_audited(
 
 #[test]
 fn the_agent_applies_the_rules_and_audits_refusals() {
-    let agent = Agent::start();
+    let agent = Agent::unix();
     let sshd = Sshd::start();
     let admin = sshd.open_session(&user(Role::Admin), "sleep 600", false);
     let pids = session_pids(admin.session_id());
@@ -181,7 +80,7 @@ fn the_agent_applies_the_rules_and_audits_refusals() {
 
 #[test]
 fn malformed_requests_are_refused_with_the_cause_and_audited() {
-    let agent = Agent::start();
+    let agent = Agent::unix();
     for (body, needle) in [
         ("{bad json", "malformed request"),
         ("{\"verb\":\"reboot\",\"all\":true}", "malformed request"),
@@ -205,7 +104,7 @@ fn malformed_requests_are_refused_with_the_cause_and_audited() {
 
 #[test]
 fn the_agent_serves_its_openapi_document_and_the_session_list() {
-    let agent = Agent::start();
+    let agent = Agent::unix();
     let sshd = Sshd::start();
     let s = sshd.open_session(&user(Role::Plain2), "sleep 600", false);
     let (status, body) =
@@ -229,7 +128,7 @@ fn the_agent_serves_its_openapi_document_and_the_session_list() {
 
 #[test]
 fn wmsd_start_up_errors_name_the_cause() {
-    let agent = Agent::start();
+    let agent = Agent::unix();
     // A second agent on the same socket.
     let out = Command::new(wmsd_path())
         .env("WMS_CONFIG", &agent.config)

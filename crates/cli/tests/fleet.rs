@@ -3,120 +3,9 @@
 
 mod common;
 use common::*;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn wmsd_path() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_wms")).with_file_name("wmsd");
-    assert!(
-        p.exists(),
-        "{} is missing: build the whole workspace first",
-        p.display()
-    );
-    p
-}
-
-fn fresh_dir(what: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("wms-fleet-{what}-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A real agent serving TLS on a loopback port, with its own state directory.
-struct Agent {
-    child: Option<Child>,
-    dir: PathBuf,
-    config: String,
-    port: u16,
-}
-
-impl Agent {
-    fn start() -> Agent {
-        Agent::start_on(free_port(), fresh_dir("agent"))
-    }
-
-    fn start_on(port: u16, dir: PathBuf) -> Agent {
-        let config = wms_testkit::config_file(&format!(
-            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [\"127.0.0.1:{port}\"]\n",
-            d = dir.display()
-        ))
-        .display()
-        .to_string();
-        let child = Command::new(wmsd_path())
-            .env("WMS_CONFIG", &config)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let end = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < end, "wmsd never listened on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Agent {
-            child: Some(child),
-            dir,
-            config,
-            port,
-        }
-    }
-
-    fn wmsd(&self, args: &[&str]) -> Output {
-        Command::new(wmsd_path())
-            .args(args)
-            .env("WMS_CONFIG", &self.config)
-            .output()
-            .unwrap()
-    }
-
-    fn token(&self, name: &str) -> String {
-        let out = self.wmsd(&["token", "create", "--name", name, "--role", "admin"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out).trim().to_string()
-    }
-
-    fn fingerprint(&self) -> String {
-        stdout(&self.wmsd(&["fingerprint"])).trim().to_string()
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.join("state/audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// A remote wms user: its own ~/.config/wms.
 struct Client {
@@ -186,26 +75,9 @@ impl Drop for Client {
     }
 }
 
-fn screen(s: &SshSession) -> String {
-    let mut p = vt100::Parser::default();
-    p.process(&s.output());
-    p.screen().contents()
-}
-
-fn wait_screen(s: &SshSession, pred: impl Fn(&str) -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end {
-        if pred(&screen(s)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 #[test]
 fn two_agents_serve_every_verb_to_a_remote_wms() {
-    let (a, b) = (Agent::start(), Agent::start());
+    let (a, b) = (Agent::tls(), Agent::tls());
     let client = Client::new();
     client.add("lab-a", &a);
     client.add("lab-b", &b);
@@ -215,7 +87,7 @@ fn two_agents_serve_every_verb_to_a_remote_wms() {
     let mut to_disconnect =
         sshd.open_session(&u, "nohup sleep 600 >/dev/null 2>&1 & exec sleep 601", true);
     let to_lock = sshd.open_session(&u, "exec env PS1='wms$ ' bash --norc --noprofile -i", true);
-    assert!(wait_screen(&to_lock, |t| t.contains("wms$ ")));
+    wait_screen(&to_lock, "a prompt", |t| t.contains("wms$ "));
 
     // List through each agent: the objects say which server they came through.
     let (out, listed) = client.json(&[
@@ -245,16 +117,13 @@ fn two_agents_serve_every_verb_to_a_remote_wms() {
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        wait_screen(&to_lock, |t| t.contains("Remote lock")),
-        "{}",
-        screen(&to_lock)
-    );
+    wait_screen(&to_lock, "the lock notice", |t| t.contains("Remote lock"));
     // Lock state lives in the state directory of the agent that locked (one per host).
     let out = client.wms(&["Unlock-WmsSession", &lock_id, "-Server", "lab-b"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(wait_screen(&to_lock, |t| !t.contains("Remote lock")
-        && t.contains("wms$ ")));
+    wait_screen(&to_lock, "the unlocked prompt", |t| {
+        !t.contains("Remote lock") && t.contains("wms$ ")
+    });
 
     let out = client.wms(
         &[
@@ -330,13 +199,13 @@ fn two_agents_serve_every_verb_to_a_remote_wms() {
 #[test]
 fn a_server_whose_certificate_changed_is_refused_naming_both_fingerprints() {
     let port = free_port();
-    let mut first = Agent::start_on(port, fresh_dir("first"));
+    let mut first = Agent::start_with(fresh_dir("first"), Some(port), "");
     let client = Client::new();
     client.add("lab-a", &first);
     let pinned = first.fingerprint();
     first.stop();
     // Another agent (another key) on the same address.
-    let second = Agent::start_on(port, fresh_dir("second"));
+    let second = Agent::start_with(fresh_dir("second"), Some(port), "");
     let now = second.fingerprint();
     assert_ne!(pinned, now);
     let out = client.wms(&["session", "list", "--server", "lab-a"], b"");
@@ -352,8 +221,8 @@ fn a_server_whose_certificate_changed_is_refused_naming_both_fingerprints() {
 
 #[test]
 fn one_unreachable_server_does_not_stop_the_others() {
-    let (a, b) = (Agent::start(), Agent::start());
-    let mut dead = Agent::start();
+    let (a, b) = (Agent::tls(), Agent::tls());
+    let mut dead = Agent::tls();
     let client = Client::new();
     client.add("lab-a", &a);
     client.add("lab-dead", &dead);
@@ -401,7 +270,7 @@ fn one_unreachable_server_does_not_stop_the_others() {
 
 #[test]
 fn piped_objects_from_several_servers_go_back_to_their_own_server() {
-    let (a, b) = (Agent::start(), Agent::start());
+    let (a, b) = (Agent::tls(), Agent::tls());
     let client = Client::new();
     client.add("lab-a", &a);
     client.add("lab-b", &b);
@@ -445,7 +314,7 @@ fn piped_objects_from_several_servers_go_back_to_their_own_server() {
 
 #[test]
 fn system_add_pins_only_what_it_should_and_list_and_remove_work() {
-    let a = Agent::start();
+    let a = Agent::tls();
     let client = Client::new();
     let token = a.token("t");
     // Without a terminal or --fingerprint, it shows the fingerprint and saves nothing.
@@ -610,36 +479,18 @@ fn ca_signed_pair(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn a_server_with_a_ca_signed_certificate_is_trusted_through_its_ca() {
     let keys = fresh_dir("ca");
     let (ca, cert, key) = ca_signed_pair(&keys);
-    let dir = fresh_dir("agent-ca");
-    let port = free_port();
-    let config = wms_testkit::config_file(&format!(
-        "socket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [\"127.0.0.1:{port}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-        cert.display(),
-        key.display(),
-        d = dir.display()
-    ));
-    let mut child = Command::new(wmsd_path())
-        .env("WMS_CONFIG", &config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < end, "wmsd never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let token = stdout(
-        &Command::new(wmsd_path())
-            .args(["token", "create", "--name", "ca", "--role", "admin"])
-            .env("WMS_CONFIG", &config)
-            .output()
-            .unwrap(),
-    )
-    .trim()
-    .to_string();
+    let agent = Agent::start_with(
+        fresh_dir("agent-ca"),
+        Some(free_port()),
+        &format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let token = agent.token("ca");
     let client = Client::new();
-    let address = format!("127.0.0.1:{port}");
+    let address = agent.address();
     let ca_arg = ca.display().to_string();
     let out = client.wms(
         &[
@@ -670,9 +521,7 @@ fn a_server_with_a_ca_signed_certificate_is_trusted_through_its_ca() {
         "{}",
         stderr(&out)
     );
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
-    for d in [keys, dir, other] {
+    for d in [keys, other] {
         let _ = std::fs::remove_dir_all(d);
     }
 }

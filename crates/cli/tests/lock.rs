@@ -7,26 +7,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The ssh client's screen as a terminal shows it.
-fn screen(s: &SshSession) -> String {
-    // The kit gives the client an 80x24 terminal.
-    let mut p = vt100::Parser::default();
-    p.process(&s.output());
-    p.screen().contents()
-}
-
-fn wait_screen(s: &SshSession, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = screen(s);
-        if pred(&now) {
-            return now;
-        }
-        assert!(Instant::now() < end, "screen never showed {what}:\n{now}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn mark() -> String {
     format!(
         "{}-{}",

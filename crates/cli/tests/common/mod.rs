@@ -3,11 +3,13 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 pub use wms_testkit::{
     kill_session, session_pids, user, wait_session_gone, Role, SshSession, Sshd, TestUser,
@@ -113,5 +115,182 @@ pub fn assert_untouched(id: u32, pids: &[u32]) {
             now.contains(p),
             "process {p} of session {id} is gone; left: {now:?}"
         );
+    }
+}
+
+/// The `wmsd` built beside `wms`.
+pub fn wmsd_path() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_wms")).with_file_name("wmsd");
+    assert!(
+        p.exists(),
+        "{} is missing: build the whole workspace (cargo build --workspace) first",
+        p.display()
+    );
+    p
+}
+
+/// A new empty directory for this test process.
+pub fn fresh_dir(what: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("wms-{what}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real wmsd with its own socket, state directory and configuration, ended by its PID.
+pub struct Agent {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub config: String,
+    pub port: Option<u16>,
+}
+
+impl Agent {
+    /// An agent on its Unix socket only (concurrent agents cannot all have port 7390).
+    pub fn unix() -> Agent {
+        Agent::start_with(fresh_dir("agent"), None, "")
+    }
+
+    /// An agent also serving TLS on a free loopback port.
+    pub fn tls() -> Agent {
+        Agent::start_with(fresh_dir("agent"), Some(free_port()), "")
+    }
+
+    /// An agent in `dir`, serving TLS on `port` if given, with `extra` configuration lines.
+    pub fn start_with(dir: PathBuf, port: Option<u16>, extra: &str) -> Agent {
+        let listen = port
+            .map(|p| format!("\"127.0.0.1:{p}\""))
+            .unwrap_or_default();
+        let config = wms_testkit::config_file(&format!(
+            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [{listen}]\n{extra}",
+            d = dir.display()
+        ))
+        .display()
+        .to_string();
+        let child = Command::new(wmsd_path())
+            .env("WMS_CONFIG", &config)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent = Agent {
+            child: Some(child),
+            dir,
+            config,
+            port,
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        let up = |a: &Agent| {
+            UnixStream::connect(a.socket()).is_ok()
+                && port.is_none_or(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+        };
+        while !up(&agent) {
+            assert!(Instant::now() < end, "wmsd never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("wmsd.sock")
+    }
+
+    /// `127.0.0.1:PORT` of its TLS listener.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port.expect("a TLS agent"))
+    }
+
+    /// Runs `wmsd args...` with this agent's configuration.
+    pub fn wmsd(&self, args: &[&str]) -> Output {
+        Command::new(wmsd_path())
+            .args(args)
+            .env("WMS_CONFIG", &self.config)
+            .output()
+            .unwrap()
+    }
+
+    /// A new admin token.
+    pub fn token(&self, name: &str) -> String {
+        let out = self.wmsd(&["token", "create", "--name", name, "--role", "admin"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    pub fn fingerprint(&self) -> String {
+        stdout(&self.wmsd(&["fingerprint"])).trim().to_string()
+    }
+
+    pub fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("state/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
+
+    /// Runs `wms <command>` as `user` in a real ssh session, configured to use this agent.
+    pub fn wms_as(&self, sshd: &Sshd, user: &TestUser, command: &str) -> wms_testkit::RunOutput {
+        sshd.run_with_env(
+            user,
+            &format!("{} {command}", wms_path()),
+            b"",
+            &[("WMS_CONFIG", &self.config)],
+        )
+    }
+
+    /// One raw HTTP request on the socket; the status line and body.
+    pub fn http(&self, request: &str) -> (String, String) {
+        let mut s = UnixStream::connect(self.socket()).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out.lines().next().unwrap_or_default().to_string();
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        (status, body)
+    }
+
+    /// SIGTERM to the agent, by its PID, and wait for it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The ssh client's screen as a terminal shows it (the kit gives it 80x24).
+pub fn screen(s: &SshSession) -> String {
+    let mut p = vt100::Parser::default();
+    p.process(&s.output());
+    p.screen().contents()
+}
+
+/// Waits until the screen satisfies `pred` and returns it; panics naming `what`.
+pub fn wait_screen(s: &SshSession, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = screen(s);
+        if pred(&now) {
+            return now;
+        }
+        assert!(Instant::now() < end, "screen never showed {what}:\n{now}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
