@@ -24,7 +24,8 @@ use std::sync::Arc;
 use tokens::{TokenStore, Verdict};
 use tokio::net::UnixListener;
 use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
-use wms_core::{Caller, Pid, SessionId, Uid};
+use wms_core::{Caller, SessionId, Uid};
+use wms_host::peer::PeerCredentials;
 use wms_host::Host;
 
 /// What the agent serves with.
@@ -36,18 +37,33 @@ pub struct AppState {
     /// This host's machine ID ([`machine_id`]): a remote caller that sends it is on this
     /// host, and its own session is protected here (SPEC 5).
     pub machine_id: Option<String>,
+    /// How many actions may run at once ([`ACTION_SLOTS`]).
+    pub action_slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// Who is on the other end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many actions the agent carries out at once; more wait for a slot. Each runs on a
+/// thread of its own, apart from the threads that answer listings.
+pub const ACTION_SLOTS: usize = 16;
+
+impl AppState {
+    pub fn new(host: Host, audit: Audit, tokens: TokenStore) -> AppState {
+        AppState {
+            host,
+            audit,
+            tokens,
+            machine_id: machine_id(),
+            action_slots: Arc::new(tokio::sync::Semaphore::new(ACTION_SLOTS)),
+        }
+    }
+}
+
+/// Who is on the other end of a connection, as known when it connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
-    /// On the Unix socket, from the socket's peer credentials (SO_PEERCRED): the kernel
-    /// vouches for them, so they cannot be forged by the client.
-    Unix {
-        pid: Option<i32>,
-        uid: u32,
-        gid: u32,
-    },
+    /// On the Unix socket: what the kernel vouched for when the peer connected (see
+    /// [`wms_host::peer`]), or why it could not be told (then every request on the
+    /// connection is refused: fail closed).
+    Unix(Result<PeerCredentials, String>),
     /// Over TCP with TLS: the address says where from, and only a bearer token says who.
     Tcp { addr: SocketAddr },
 }
@@ -56,27 +72,20 @@ impl Peer {
     /// `unix` or `tcp`, as audit records name the way in.
     pub fn via(&self) -> &'static str {
         match self {
-            Peer::Unix { .. } => "unix",
+            Peer::Unix(_) => "unix",
             Peer::Tcp { .. } => "tcp",
         }
+    }
+
+    /// The peer of a Unix-socket connection, taken once, when it is accepted.
+    pub fn of_unix(stream: &tokio::net::UnixStream) -> Peer {
+        Peer::Unix(wms_host::peer::unix_peer(stream).map_err(|e| e.to_string()))
     }
 }
 
 impl Connected<IncomingStream<'_, UnixListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        match stream.io().peer_cred() {
-            Ok(c) => Peer::Unix {
-                pid: c.pid(),
-                uid: c.uid(),
-                gid: c.gid(),
-            },
-            // Without credentials the caller is nobody in particular: deny by default.
-            Err(_) => Peer::Unix {
-                pid: None,
-                uid: u32::MAX,
-                gid: u32::MAX,
-            },
-        }
+        Peer::of_unix(stream.io())
     }
 }
 
@@ -197,20 +206,16 @@ impl Refusal {
 /// Who the caller is, as a caller of the rules: on the Unix socket from its process, over
 /// TCP from its bearer token (and, for its own session, the headers it sends).
 pub fn identify(st: &AppState, peer: &Peer, headers: &HeaderMap) -> Result<Identified, Refusal> {
-    match *peer {
-        Peer::Unix { pid, uid, gid } => {
-            let caller = caller(&st.host, pid, uid, gid).ok_or_else(|| {
-                Refusal::new(
-                    StatusCode::FORBIDDEN,
-                    "the calling process could not be identified",
-                )
-            })?;
-            Ok(Identified {
-                caller,
-                token: None,
-            })
-        }
-        Peer::Tcp { addr } => {
+    match peer {
+        Peer::Unix(Ok(creds)) => Ok(Identified {
+            caller: st.host.caller_from(creds),
+            token: None,
+        }),
+        Peer::Unix(Err(why)) => Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("the calling process could not be identified: {why}"),
+        )),
+        &Peer::Tcp { addr } => {
             let token = bearer(headers)?;
             let (name, role) = match st.tokens.verify(token) {
                 Ok(Verdict::Valid { name, role }) => (name, role),
@@ -272,43 +277,59 @@ fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
 
 /// A remote caller's own session: the session it names, when the machine it names is
 /// this one. A caller could leave the headers out, but they protect only the caller
-/// itself: the token, not the headers, decides what it may do.
+/// itself: the token, not the headers, decides what it may do. Headers that are there
+/// must be well formed, whichever host they name.
 fn remote_own_session(st: &AppState, headers: &HeaderMap) -> Result<Option<SessionId>, Refusal> {
     let text = |name: &str| -> Result<Option<&str>, Refusal> {
         headers
             .get(name)
             .map(|v| {
-                v.to_str().map(str::trim).map_err(|_| {
-                    Refusal::new(StatusCode::BAD_REQUEST, format!("malformed {name} header"))
+                v.to_str().map_err(|_| {
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("malformed {name} header: it is not visible ASCII text"),
+                    )
                 })
             })
             .transpose()
     };
-    let Some(machine) = text(MACHINE_ID_HEADER)? else {
-        return Ok(None);
-    };
-    let here = st
-        .machine_id
-        .as_deref()
-        .is_some_and(|m| m.eq_ignore_ascii_case(machine));
-    if !here {
-        return Ok(None);
+    let machine = text(MACHINE_ID_HEADER)?;
+    if let Some(m) = machine {
+        if m.is_empty() || m.len() > 64 || !m.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("malformed X-Wms-Machine-Id header: {m:?} is not a machine ID (hex digits, as in /etc/machine-id)"),
+            ));
+        }
     }
-    match text(SESSION_ID_HEADER)? {
-        None => Ok(None),
-        Some(id) => id.parse::<u32>().map(SessionId::from_kernel).map_err(|_| {
+    let session = match text(SESSION_ID_HEADER)? {
+        None => None,
+        Some(id) => Some(parse_session_header(id).ok_or_else(|| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
-                format!("malformed X-Wms-Session-Id header: {id:?} is not a session ID"),
+                format!("malformed X-Wms-Session-Id header: {id:?} is not a session ID (decimal digits, 1 to 4294967294)"),
             )
-        }),
-    }
+        })?),
+    };
+    let here = machine.is_some_and(|m| {
+        st.machine_id
+            .as_deref()
+            .is_some_and(|mine| mine.eq_ignore_ascii_case(m))
+    });
+    Ok(session.filter(|_| here))
 }
 
-/// Who a Unix-socket peer is, as a caller of the rules; `None` when it cannot be told.
-fn caller(host: &Host, pid: Option<i32>, uid: u32, gid: u32) -> Option<Caller> {
-    let pid = pid.filter(|_| uid != u32::MAX)?;
-    Some(host.caller_of(Pid(pid), uid, gid))
+/// A session ID as the header carries it: decimal digits only (no sign, no space), a
+/// session the kernel could have given (not 0, not the "no session" 4294967295).
+fn parse_session_header(text: &str) -> Option<SessionId> {
+    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let raw: u32 = text.parse().ok()?;
+    if raw == 0 {
+        return None;
+    }
+    SessionId::from_kernel(raw)
 }
 
 async fn action(
@@ -348,31 +369,91 @@ async fn action(
             return refuse(&st, record, StatusCode::BAD_REQUEST).await;
         }
     };
+    // Actions run on threads of their own, a bounded number at once, so that slow closes
+    // (a grace period each) never take the threads listings are answered from.
+    let Ok(slot) = st.action_slots.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let st2 = st.clone();
-    let work = tokio::task::spawn_blocking(move || {
-        let results = st2
-            .host
-            .run_action(&caller, &req, &sel)
-            .map_err(|e| format!("cannot read the sessions of this host: {e}"))?;
-        record.results = Some(results.clone());
-        // Written before the answer: an action nobody can account for never happens
-        // silently.
-        st2.audit
-            .write(&record)
-            .map_err(|e| format!("the audit record could not be written: {e}"))?;
-        Ok::<_, String>(results)
-    })
-    .await;
-    match work {
+    let spawned = std::thread::Builder::new()
+        .name("wmsd-action".into())
+        .spawn(move || {
+            let done = run_audited(&st2, &caller, &req, &sel, record);
+            drop(slot);
+            let _ = tx.send(done);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start an action thread");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent cannot take on the action now (no thread for it); nothing was done: try again",
+        );
+    }
+    match rx.await {
         Ok(Ok(results)) => Json(ActionResponse { results }).into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "action failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, e)
+        Ok(Err(ActionError::Unplanned(e))) => {
+            tracing::error!(error = %e, "cannot read sessions");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the sessions of this host; nothing was done",
+            )
         }
-        Err(e) => {
-            tracing::error!(error = %e, "action panicked");
+        Ok(Err(ActionError::NotRecorded(e))) => {
+            tracing::error!(error = %e, "cannot write the audit record; nothing was done");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the agent cannot write its audit log now, so nothing was done (see the agent's log: is the state directory's filesystem full or read-only?)",
+            )
+        }
+        Err(_) => {
+            tracing::error!("action thread panicked");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
+    }
+}
+
+/// Why an action was not carried out.
+enum ActionError {
+    /// The sessions could not be read, so nothing was planned or done.
+    Unplanned(std::io::Error),
+    /// The record of what was about to be done could not be written, so nothing was done.
+    NotRecorded(std::io::Error),
+}
+
+/// Plans the action, writes and syncs the record of what is about to be done (who, from
+/// where, what, which targets), does it, then records the outcomes. If the intent cannot
+/// be written nothing is done: an action nobody can account for never happens, not even
+/// when the agent is killed halfway through it.
+fn run_audited(
+    st: &AppState,
+    caller: &Caller,
+    req: &ActionRequest,
+    sel: &wms_core::Selection,
+    mut record: Record,
+) -> Result<Vec<wms_core::TargetResult>, ActionError> {
+    let planned = st
+        .host
+        .plan_action(caller, req, sel)
+        .map_err(ActionError::Unplanned)?;
+    if planned.changes_anything() {
+        record.intent(&planned.targets());
+        st.audit.write(&record).map_err(ActionError::NotRecorded)?;
+        let results = st.host.execute(caller, planned);
+        record.outcome(results.clone());
+        if let Err(e) = st.audit.write(&record) {
+            // Done is done: the intent names every target, so the log still says what
+            // was acted on; the answer carries the outcomes.
+            tracing::error!(error = %e, request = %record.id, "cannot write the outcomes to the audit log");
+        }
+        Ok(results)
+    } else {
+        // Nothing will change (what-if, or every target refused): one record, written
+        // before the answer as for any request.
+        let results = st.host.execute(caller, planned);
+        record.outcome(results.clone());
+        st.audit.write(&record).map_err(ActionError::NotRecorded)?;
+        Ok(results)
     }
 }
 
@@ -392,4 +473,87 @@ async fn refuse(st: &Arc<AppState>, record: Record, status: StatusCode) -> Respo
     let message = record.refused.clone().unwrap_or_default();
     write_refusal(st, record).await;
     error(status, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_malformed_session_id_header_is_refused() {
+        let here = "0123456789abcdef0123456789abcdef";
+        let st = |h: &HeaderMap| {
+            let state = AppState {
+                machine_id: Some(here.into()),
+                ..AppState::new(
+                    Host::new(wms_host::Config::default()),
+                    audit::Audit::open(
+                        &std::env::temp_dir()
+                            .join(format!("wmsd-unit-{}/audit.log", std::process::id())),
+                    )
+                    .unwrap(),
+                    TokenStore::new(&std::env::temp_dir()),
+                )
+            };
+            remote_own_session(&state, h).map_err(|r| (r.status, r.message))
+        };
+        // Well formed: the session counts only when the machine is this one.
+        let ok = headers(&[(MACHINE_ID_HEADER, here), (SESSION_ID_HEADER, "42")]);
+        assert_eq!(st(&ok).unwrap(), Some(SessionId(42)));
+        let elsewhere = headers(&[
+            (MACHINE_ID_HEADER, "ffffffffffffffffffffffffffffffff"),
+            (SESSION_ID_HEADER, "42"),
+        ]);
+        assert_eq!(st(&elsewhere).unwrap(), None);
+        assert_eq!(st(&headers(&[])).unwrap(), None);
+        // Malformed, whichever machine is named.
+        for machine in [here, "ffffffffffffffffffffffffffffffff"] {
+            for bad in [
+                "banana",
+                "+42",
+                " 42",
+                "-1",
+                "0",
+                "4294967295",
+                "99999999999",
+                "",
+            ] {
+                let h = headers(&[(MACHINE_ID_HEADER, machine), (SESSION_ID_HEADER, bad)]);
+                let (status, message) = st(&h).unwrap_err();
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+                assert!(message.contains("X-Wms-Session-Id"), "{message}");
+            }
+        }
+        let h = headers(&[(MACHINE_ID_HEADER, "not a machine; id")]);
+        let (status, message) = st(&h).unwrap_err();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.contains("X-Wms-Machine-Id"), "{message}");
+    }
+
+    #[test]
+    fn the_openapi_document_allows_no_more_than_the_agent_accepts() {
+        let doc = openapi::document();
+        let req = &doc["components"]["schemas"]["ActionRequest"]["properties"];
+        assert_eq!(req["message"]["minLength"], 1);
+        assert_eq!(
+            req["message"]["maxLength"],
+            wms_core::message::MAX_MESSAGE_CHARS
+        );
+        assert_eq!(
+            req["sessionIds"]["maxItems"],
+            wms_core::api::MAX_SESSION_IDS
+        );
+        let header = &doc["paths"]["/v1/actions"]["post"]["parameters"][1];
+        assert_eq!(header["name"], "X-Wms-Session-Id");
+        assert_eq!(header["schema"]["type"], "string");
+        assert!(header["schema"]["pattern"].is_string());
+    }
 }

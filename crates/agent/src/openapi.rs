@@ -27,8 +27,8 @@ pub fn document() -> Value {
                     "summary": "Close, disconnect, lock or unlock sessions; every request is audited before it is answered",
                     "security": [{}, {"bearer": []}],
                     "parameters": [
-                        {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
-                        {"name": "X-Wms-Session-Id", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "Over TCP: the session the calling command runs in, on its host."}
+                        {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
+                        {"name": "X-Wms-Session-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"}, "description": "Over TCP: the session the calling command runs in, on its host: a session ID from 1 to 4294967294, in decimal digits. Anything else is refused with 400."}
                     ],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}},
                     "responses": {
@@ -36,7 +36,8 @@ pub fn document() -> Value {
                         "400": {"$ref": "#/components/responses/Error"},
                         "401": {"$ref": "#/components/responses/Unauthorized"},
                         "403": {"$ref": "#/components/responses/Error"},
-                        "500": {"$ref": "#/components/responses/Error"}
+                        "500": {"$ref": "#/components/responses/Error"},
+                        "503": {"$ref": "#/components/responses/Error"}
                     }
                 }
             },
@@ -82,9 +83,9 @@ pub fn document() -> Value {
                     "required": ["verb"],
                     "properties": {
                         "verb": {"type": "string", "enum": ["close", "disconnect", "lock", "unlock"]},
-                        "sessionIds": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}},
+                        "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}},
                         "all": {"type": "boolean", "default": false},
-                        "message": {"type": "string", "description": "Lock's message (required for lock)"},
+                        "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$", "description": "Lock's message, required for lock and refused with any other verb: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold."},
                         "whatIf": {"type": "boolean", "default": false}
                     }
                 },

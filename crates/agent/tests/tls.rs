@@ -490,8 +490,10 @@ fn an_admin_token_closes_a_real_ssh_session_over_tls_but_not_the_callers_own() {
     );
     assert!(target.wait_exit(Duration::from_secs(20)).is_some());
 
+    // The refusal of its own session changed nothing: one record. The close left its
+    // intent (written before acting) and its outcome.
     let audit = agent.audit();
-    assert_eq!(audit.len(), 2, "{audit:#?}");
+    assert_eq!(audit.len(), 3, "{audit:#?}");
     for rec in &audit {
         assert_eq!(rec["via"], "tcp");
         assert_eq!(rec["tokenName"], "fleet-admin");
@@ -500,8 +502,12 @@ fn an_admin_token_closes_a_real_ssh_session_over_tls_but_not_the_callers_own() {
         assert!(rec["peerAddr"].as_str().unwrap().starts_with("127.0.0.1:"));
     }
     assert_eq!(audit[0]["results"][0]["Outcome"], "OwnSession");
-    assert_eq!(audit[1]["results"][0]["Outcome"], "Done");
-    assert_eq!(audit[1]["results"][0]["SessionId"], id);
+    assert_eq!(audit[1]["phase"], "intent");
+    assert_eq!(audit[1]["targets"][0]["sessionId"], id);
+    assert_eq!(audit[2]["phase"], "outcome");
+    assert_eq!(audit[2]["id"], audit[1]["id"]);
+    assert_eq!(audit[2]["results"][0]["Outcome"], "Done");
+    assert_eq!(audit[2]["results"][0]["SessionId"], id);
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn an_operator_closes_a_plain_users_session_through_the_agent_and_it_is_audited(
     let audit = agent.audit();
     let rec = audit
         .iter()
-        .find(|r| r["whatIf"] == false && r["uid"] == oper.uid)
+        .find(|r| r["whatIf"] == false && r["uid"] == oper.uid && r["phase"] == "outcome")
         .unwrap_or_else(|| panic!("no audit record: {audit:?}"));
     assert_eq!(rec["via"], "unix");
     assert_eq!(rec["role"], "Operator");

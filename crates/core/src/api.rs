@@ -37,6 +37,10 @@ impl ActionVerb {
     }
 }
 
+/// The most session IDs one request may name: far more than any host has sessions open,
+/// and few enough that a request, its plan and its audit record stay small.
+pub const MAX_SESSION_IDS: usize = 4096;
+
 /// `POST /v1/actions`: act on sessions by ID, or on all the caller may act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -83,10 +87,27 @@ impl ActionRequest {
             (Some(_), true) => return Err("give sessionIds or all, not both".into()),
             _ => return Err("give sessionIds (a non-empty list) or all: true".into()),
         };
-        if self.verb == ActionVerb::Lock
-            && self.message.as_deref().is_none_or(|m| m.trim().is_empty())
-        {
-            return Err("lock needs a message".into());
+        if let Selection::Ids(ids) = &sel {
+            if ids.len() > MAX_SESSION_IDS {
+                return Err(format!(
+                    "{} session IDs named; at most {MAX_SESSION_IDS} may be named in one request (use all: true to act on every session)",
+                    ids.len()
+                ));
+            }
+        }
+        match (self.verb, self.message.as_deref()) {
+            (ActionVerb::Lock, None) => return Err("lock needs a message".into()),
+            (ActionVerb::Lock, Some(m)) if m.trim().is_empty() => {
+                return Err("lock needs a message".into())
+            }
+            (ActionVerb::Lock, Some(m)) => crate::message::check_message(m)?,
+            (_, Some(_)) => {
+                return Err(format!(
+                    "a message goes only with lock, not with {}",
+                    self.verb.verb().cmdlet()
+                ))
+            }
+            (_, None) => {}
         }
         Ok(sel)
     }

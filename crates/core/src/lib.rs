@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod message;
 pub mod model;
 pub mod outcome;
 pub mod plan;

@@ -152,6 +152,55 @@ fn is_sshd(comm: &str) -> bool {
     matches!(comm, "sshd" | "sshd-session" | "sshd-auth")
 }
 
+/// An action planned for a caller and not yet carried out ([`Host::plan_action`]).
+#[derive(Debug, Clone)]
+pub struct PlannedAction {
+    verb: ActionVerb,
+    what_if: bool,
+    message: Option<String>,
+    steps: Vec<Step>,
+}
+
+/// One target of a planned action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTarget {
+    pub session_id: SessionId,
+    pub user_name: Option<String>,
+    /// Whether the action will be carried out on it (else it is answered at once:
+    /// NotFound, AccessDenied, OwnSession, Skipped, or WhatIf).
+    pub acts: bool,
+}
+
+impl PlannedAction {
+    /// Every target in order, and whether it will be acted on.
+    pub fn targets(&self) -> Vec<PlannedTarget> {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Act(s) => PlannedTarget {
+                    session_id: s.session_id,
+                    user_name: Some(s.user_name.clone()),
+                    acts: !self.what_if,
+                },
+                Step::Report {
+                    session_id,
+                    user_name,
+                    ..
+                } => PlannedTarget {
+                    session_id: *session_id,
+                    user_name: user_name.clone(),
+                    acts: false,
+                },
+            })
+            .collect()
+    }
+
+    /// Whether anything will be changed (some target acted on, not what-if).
+    pub fn changes_anything(&self) -> bool {
+        !self.what_if && self.steps.iter().any(|s| matches!(s, Step::Act(_)))
+    }
+}
+
 /// The host as wms sees it: its configuration and names.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -181,24 +230,28 @@ impl Host {
         }
     }
 
-    /// A caller known by its process (a Unix-socket peer): its role from its user and the
-    /// groups the kernel gives that process, its own session from that process.
-    pub fn caller_of(&self, pid: Pid, uid: u32, gid: u32) -> Caller {
-        let mut gids = procfs::groups(pid).unwrap_or_default();
-        gids.push(gid);
+    /// A caller on the agent's Unix socket, from the credentials the kernel recorded when
+    /// it connected (see [`crate::peer`]): never from a process looked up later.
+    pub fn caller_from(&self, peer: &crate::peer::PeerCredentials) -> Caller {
         Caller {
-            uid: Uid(uid),
-            role: crate::identity::role_of(uid, &gids, &self.config),
-            own_session: procfs::session_id(pid).and_then(SessionId::from_kernel),
+            uid: peer.uid,
+            role: crate::identity::role_of(peer.uid.0, &peer.gids, &self.config),
+            own_session: peer.own_session,
         }
     }
 
-    /// Carries out `verb` on `session` (`message` is Lock's).
-    pub fn act(&self, verb: ActionVerb, session: &Session, message: Option<&str>) -> Outcome {
+    /// Carries out `verb` on `session` for `caller` (`message` is Lock's).
+    pub fn act(
+        &self,
+        caller: &Caller,
+        verb: ActionVerb,
+        session: &Session,
+        message: Option<&str>,
+    ) -> Outcome {
         match verb {
             ActionVerb::Close => self.close(session),
             ActionVerb::Disconnect => self.disconnect(session),
-            ActionVerb::Lock => self.lock(session, message.unwrap_or_default()),
+            ActionVerb::Lock => self.lock(caller, session, message.unwrap_or_default()),
             ActionVerb::Unlock => self.unlock(session),
         }
     }
@@ -212,6 +265,18 @@ impl Host {
         req: &ActionRequest,
         selection: &Selection,
     ) -> io::Result<Vec<TargetResult>> {
+        let planned = self.plan_action(caller, req, selection)?;
+        Ok(self.execute(caller, planned))
+    }
+
+    /// Plans `req` for `caller` with the core's rules over the current sessions, and does
+    /// nothing yet: the agent records what it is about to do before [`Host::execute`].
+    pub fn plan_action(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        selection: &Selection,
+    ) -> io::Result<PlannedAction> {
         // Sessions named by ID are all the plan looks at: build only those (a host with
         // many sessions would otherwise resolve every user and read every environment).
         let sessions = match selection {
@@ -221,7 +286,24 @@ impl Host {
                 self.sessions_where(&|s| ids.contains(&s))?
             }
         };
-        let results = plan(caller, req.verb.verb(), selection, &sessions)
+        Ok(PlannedAction {
+            verb: req.verb,
+            what_if: req.what_if,
+            message: req.message.clone(),
+            steps: plan(caller, req.verb.verb(), selection, &sessions),
+        })
+    }
+
+    /// Carries out a planned action: acts on each session the plan allows (or answers
+    /// WhatIf), and answers the rest as planned. One result per target, in order.
+    pub fn execute(&self, caller: &Caller, planned: PlannedAction) -> Vec<TargetResult> {
+        let PlannedAction {
+            verb,
+            what_if,
+            message,
+            steps,
+        } = planned;
+        let results = steps
             .into_iter()
             .map(|step| match step {
                 Step::Report {
@@ -238,10 +320,10 @@ impl Host {
                     computer_name: s.computer_name.clone(),
                     session_id: s.session_id,
                     user_name: Some(s.user_name.clone()),
-                    outcome: if req.what_if {
+                    outcome: if what_if {
                         Outcome::WhatIf
                     } else {
-                        self.act(req.verb, &s, req.message.as_deref())
+                        self.act(caller, verb, &s, message.as_deref())
                     },
                 },
             })
@@ -249,7 +331,7 @@ impl Host {
         // A long-lived host (the agent) would otherwise keep following process events
         // until its next listing.
         self.close_cache.done();
-        Ok(results)
+        results
     }
 
     /// Every login session on this host, in session ID order.
@@ -397,13 +479,14 @@ impl Host {
     }
 
     /// Locks `session` with `message`: see [`crate::lock`].
-    pub fn lock(&self, session: &Session, message: &str) -> Outcome {
+    pub fn lock(&self, caller: &Caller, session: &Session, message: &str) -> Outcome {
         let Some(tty) = &session.tty else {
             return Outcome::NotSupported(
                 "it has no terminal; only terminal sessions can be locked".into(),
             );
         };
-        let by = rustix::process::getuid().as_raw();
+        // Who asked, as the rules knew them (the agent acts for its callers).
+        let by = caller.uid.0;
         match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
             Ok(()) => Outcome::Done,
             Err(why) => Outcome::Failed(why),

@@ -9,8 +9,9 @@ pub mod disconnect;
 pub mod discover;
 pub mod identity;
 pub mod lock;
+pub mod peer;
 pub mod procfs;
 mod sys;
 
 pub use config::{Config, ConfigError};
-pub use discover::Host;
+pub use discover::{Host, PlannedAction, PlannedTarget};

@@ -85,10 +85,30 @@ pub fn load_all(state_dir: &Path) -> Vec<LockRecord> {
     .collect()
 }
 
-fn load(state_dir: &Path, id: SessionId) -> Option<LockRecord> {
-    let text = std::fs::read_to_string(record_path(state_dir, id)).ok()?;
-    let r: LockRecord = serde_json::from_str(&text).ok()?;
-    (Some(&r.boot_id) == procfs::boot_id().as_ref() && r.session_id == id.0).then_some(r)
+/// The lock record of `id`: `Ok(None)` when the session is not locked (no record, or a
+/// record of another boot, when session IDs meant other sessions). A record that is there
+/// but cannot be read is an error: whatever it recorded (stopped processes, terminal
+/// modes) must not be taken for "not locked".
+fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, String> {
+    let path = record_path(state_dir, id);
+    let unreadable = |why: String| {
+        format!(
+            "its lock record {} cannot be read ({why}), so what the lock stopped and changed is unknown; the session may still be blocked: look at the record, or close the session",
+            path.display()
+        )
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    let r: LockRecord = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    if r.session_id != id.0 {
+        return Err(unreadable(format!("it names session {}", r.session_id)));
+    }
+    let boot =
+        procfs::boot_id().ok_or_else(|| unreadable("this boot's ID cannot be read".into()))?;
+    Ok((r.boot_id == boot).then_some(r))
 }
 
 /// Writes the record atomically (a reader sees the old record or the new, never half).
@@ -187,7 +207,12 @@ pub fn render_notice(message: &str, rows: u16, cols: u16, full_screen: bool) -> 
     let inner = (cols - 4).min(72);
     let width = inner - 4;
     let mut lines = Vec::new();
-    let header = format!("This session is locked.\n\n{message}");
+    // Checked text already (wms_core::message), and made printable again here: whatever
+    // reaches a user's terminal from a record on disk is never a command to it.
+    let header = format!(
+        "This session is locked.\n\n{}",
+        wms_core::message::printable(message)
+    );
     for para in header.lines() {
         let mut line = String::new();
         for word in para.split_whitespace() {
@@ -256,7 +281,7 @@ pub fn lock(
         ws_xpixel: 0,
         ws_ypixel: 0,
     });
-    if let Some(mut r) = load(state_dir, id) {
+    if let Some(mut r) = load(state_dir, id)? {
         r.message = message.to_string();
         save(state_dir, &r).map_err(state_err)?;
         write_tty(
@@ -335,7 +360,7 @@ fn wait_stopped(pid: Pid, start_time: u64) {
 
 /// Undoes the lock of session `id`. `Ok(false)` when it was not locked.
 pub fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, String> {
-    let Some(r) = load(state_dir, id) else {
+    let Some(r) = load(state_dir, id)? else {
         return Ok(false);
     };
     let fd = match open_tty(&r.tty, id) {

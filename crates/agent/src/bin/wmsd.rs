@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use wms_agent::audit::Audit;
 use wms_agent::tls::{Material, TlsListener};
 use wms_agent::tokens::{TokenRole, TokenStore};
-use wms_agent::{app, machine_id, AppState, Peer};
+use wms_agent::{app, AppState, Peer};
 use wms_host::{Config, Host};
 
 #[derive(Debug, Parser)]
@@ -223,12 +223,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Anyone may connect: who they are comes from the kernel, and the rules decide.
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
         .with_context(|| format!("cannot set the mode of {}", socket.display()))?;
-    let state = Arc::new(AppState {
-        tokens: TokenStore::new(&config.state_dir),
-        machine_id: machine_id(),
-        host: Host::new(config),
-        audit,
-    });
+    let tokens = TokenStore::new(&config.state_dir);
+    let state = Arc::new(AppState::new(Host::new(config), audit, tokens));
     tracing::info!(socket = %socket.display(), tcp = ?listen, "serving");
 
     let (stop, stopped) = watch::channel(false);

@@ -168,11 +168,16 @@ impl Agent {
 
     /// An agent in `dir`, serving TLS on `port` if given, with `extra` configuration lines.
     pub fn start_with(dir: PathBuf, port: Option<u16>, extra: &str) -> Agent {
+        Agent::start_graced(dir, port, 1.0, extra)
+    }
+
+    /// As [`Agent::start_with`], with a close's grace period of `grace` seconds.
+    pub fn start_graced(dir: PathBuf, port: Option<u16>, grace: f64, extra: &str) -> Agent {
         let listen = port
             .map(|p| format!("\"127.0.0.1:{p}\""))
             .unwrap_or_default();
         let config = wms_testkit::config_file(&format!(
-            "grace_period = 1\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [{listen}]\n{extra}",
+            "grace_period = {grace:?}\nkill_timeout = 10\nsocket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = [{listen}]\n{extra}",
             d = dir.display()
         ))
         .display()
@@ -257,6 +262,19 @@ impl Agent {
         let status = out.lines().next().unwrap_or_default().to_string();
         let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
         (status, body)
+    }
+
+    /// The agent's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running agent").id()
+    }
+
+    /// SIGKILL to the agent, by its PID, and wait for it: it gets no chance to tidy up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// SIGTERM to the agent, by its PID, and wait for it.

@@ -1,6 +1,7 @@
 //! Every raw system call of the backend, each a small wrapper. `rustix` covers pidfds,
 //! signals and polling without `unsafe`; only the resolver call below needs libc directly.
 
+pub(crate) mod peer;
 pub(crate) mod proc_events;
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -69,6 +70,23 @@ pub fn wait_any_exit(procs: &[&PinnedProcess], timeout: Duration) -> io::Result<
         .filter(|(_, f)| !f.revents().is_empty())
         .map(|(i, _)| i)
         .collect())
+}
+
+/// Whether the process of `pidfd` has exited (a pidfd polls readable once it has); an
+/// error polling counts as exited, so callers fail closed.
+pub fn pidfd_has_exited(pidfd: rustix::fd::BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        match poll(&mut fds, Some(&zero)) {
+            Ok(_) => return !fds[0].revents().is_empty(),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return true,
+        }
+    }
 }
 
 impl AsFd for PinnedProcess {
