@@ -5,8 +5,12 @@
 //! `bin/wmsd.rs` binds the listeners.
 
 pub mod audit;
+pub mod events;
 mod fsutil;
+pub mod live;
+pub mod metrics;
 pub mod openapi;
+mod stream;
 pub mod tls;
 pub mod tokens;
 
@@ -39,6 +43,10 @@ pub struct AppState {
     pub machine_id: Option<String>,
     /// How many actions may run at once ([`ACTION_SLOTS`]).
     pub action_slots: Arc<tokio::sync::Semaphore>,
+    /// The live session table and its events; `None` where the kernel's process events
+    /// cannot be had (then every listing scans `/proc`, and there are no events).
+    pub live: Option<Arc<live::Live>>,
+    pub metrics: metrics::Metrics,
 }
 
 /// How many actions the agent carries out at once; more wait for a slot. Each runs on a
@@ -53,6 +61,16 @@ impl AppState {
             tokens,
             machine_id: machine_id(),
             action_slots: Arc::new(tokio::sync::Semaphore::new(ACTION_SLOTS)),
+            live: None,
+            metrics: metrics::Metrics::default(),
+        }
+    }
+
+    /// The host's sessions now: from the live table when there is one.
+    pub fn sessions(&self) -> std::io::Result<Vec<wms_core::Session>> {
+        match &self.live {
+            Some(live) => Ok(live.sessions(&self.host)),
+            None => self.host.sessions(),
         }
     }
 }
@@ -121,7 +139,13 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/sessions", get(list))
         .route("/v1/actions", post(action))
+        .route("/v1/events", get(stream::events))
+        .route("/metrics", get(stream::metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stream::timed,
+        ))
         .with_state(state)
 }
 
@@ -146,6 +170,25 @@ async fn list(
         if let Err(refusal) = identify(&st, &peer, &headers) {
             return refusal.response();
         }
+    }
+    if let Some(live) = &st.live {
+        return match live.listing(&st.host).await {
+            Ok(body) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the session list");
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot read the sessions of this host",
+                )
+            }
+        };
     }
     let st2 = st.clone();
     match tokio::task::spawn_blocking(move || st2.host.sessions()).await {
@@ -390,7 +433,12 @@ async fn action(
             "the agent cannot take on the action now (no thread for it); nothing was done: try again",
         );
     }
-    match rx.await {
+    let done = rx.await;
+    if let Some(live) = &st.live {
+        // A lock or unlock changes no process: say so to the event publisher.
+        live.changed.notify_one();
+    }
+    match done {
         Ok(Ok(results)) => Json(ActionResponse { results }).into_response(),
         Ok(Err(ActionError::Unplanned(e))) => {
             tracing::error!(error = %e, "cannot read sessions");
@@ -436,10 +484,17 @@ fn run_audited(
         .host
         .plan_action(caller, req, sel)
         .map_err(ActionError::Unplanned)?;
+    let verb = verb_label(req.verb);
+    let count = |results: &[wms_core::TargetResult]| {
+        for r in results {
+            st.metrics.action(verb, &r.outcome);
+        }
+    };
     if planned.changes_anything() {
         record.intent(&planned.targets());
         st.audit.write(&record).map_err(ActionError::NotRecorded)?;
         let results = st.host.execute(caller, planned);
+        count(&results);
         record.outcome(results.clone());
         if let Err(e) = st.audit.write(&record) {
             // Done is done: the intent names every target, so the log still says what
@@ -453,7 +508,19 @@ fn run_audited(
         let results = st.host.execute(caller, planned);
         record.outcome(results.clone());
         st.audit.write(&record).map_err(ActionError::NotRecorded)?;
+        count(&results);
         Ok(results)
+    }
+}
+
+/// The `verb` label of an action in the metrics.
+fn verb_label(v: wms_core::api::ActionVerb) -> &'static str {
+    use wms_core::api::ActionVerb;
+    match v {
+        ActionVerb::Close => "close",
+        ActionVerb::Disconnect => "disconnect",
+        ActionVerb::Lock => "lock",
+        ActionVerb::Unlock => "unlock",
     }
 }
 

@@ -626,7 +626,7 @@ impl Tracker {
         while let Some(n) = self.events.recv(&mut self.buf)? {
             for ev in messages(&self.buf[..n]) {
                 seen += 1;
-                if let Event::Fork { pid, tgid } = ev {
+                if let Event::Fork { pid, tgid, .. } = ev {
                     // A new thread is no new process.
                     if pid != tgid {
                         continue;

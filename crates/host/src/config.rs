@@ -36,6 +36,21 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The key of `tls_cert` (PEM).
     pub tls_key: Option<PathBuf>,
+    /// Who may read the agent's `/metrics`: `"callers"` (anyone on this host through the
+    /// Unix socket, and remote callers with a token), or `"anyone"` (also over TCP
+    /// without a token, for a scraper on a trusted network).
+    pub metrics_readers: MetricsReaders,
+    /// The receive buffer, in bytes, of the agent's subscription to process events. An
+    /// overflow costs a rescan of `/proc`, never a wrong table.
+    pub event_buffer: usize,
+}
+
+/// Who may read the agent's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsReaders {
+    Callers,
+    Anyone,
 }
 
 impl Default for Config {
@@ -50,6 +65,8 @@ impl Default for Config {
             listen: vec!["0.0.0.0:7390".into()],
             tls_cert: None,
             tls_key: None,
+            metrics_readers: MetricsReaders::Callers,
+            event_buffer: 4 << 20,
         }
     }
 }
@@ -126,6 +143,12 @@ impl Config {
                     "{name} must be a number of seconds from 0 to 3600, not {v}"
                 ));
             }
+        }
+        if !(4096..=(256 << 20)).contains(&cfg.event_buffer) {
+            return Err(format!(
+                "event_buffer must be from 4096 to 268435456 bytes, not {}",
+                cfg.event_buffer
+            ));
         }
         Ok(cfg)
     }

@@ -345,6 +345,17 @@ impl Host {
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
         let procs = scan_where(keep)?;
+        Ok(self.sessions_from(procs, &|_, procs| ssh_client(procs)))
+    }
+
+    /// The sessions made of `procs` (processes of login sessions, as [`scan`] reads them),
+    /// in session ID order; `client_of` gives a session's client address (the agent keeps
+    /// them, since a session's client never changes).
+    pub fn sessions_from(
+        &self,
+        procs: Vec<SessionProcess>,
+        client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
+    ) -> Vec<Session> {
         let mut by_session: BTreeMap<SessionId, Vec<SessionProcess>> = BTreeMap::new();
         for p in procs {
             by_session.entry(p.session).or_default().push(p);
@@ -364,14 +375,17 @@ impl Host {
         // The client address is the one part that reads more than stat: environments, in
         // parallel like the scan.
         let clients = par_chunks(&sessions, 16, |chunk| {
-            chunk.iter().map(|(_, procs)| ssh_client(procs)).collect()
+            chunk
+                .iter()
+                .map(|(id, procs)| client_of(*id, procs))
+                .collect()
         });
         self.close_cache.listed(
             sessions
                 .iter()
                 .map(|(id, procs)| (*id, procs.iter().map(|p| p.stat.pid).collect())),
         );
-        Ok(sessions
+        sessions
             .into_iter()
             .zip(clients)
             .map(|((id, procs), client)| {
@@ -382,7 +396,7 @@ impl Host {
                 }
                 s
             })
-            .collect())
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -504,7 +518,7 @@ impl Host {
 
 /// The remote peer of an ssh session, from `SSH_CONNECTION` of its oldest process that
 /// has it (sshd itself does not carry it; the user's shell does).
-fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
+pub fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
     procs
         .iter()
         .filter(|p| !is_sshd(&p.stat.comm))

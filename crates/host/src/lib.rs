@@ -12,6 +12,7 @@ pub mod lock;
 pub mod peer;
 pub mod procfs;
 mod sys;
+pub mod table;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, MetricsReaders};
 pub use discover::{Host, PlannedAction, PlannedTarget};

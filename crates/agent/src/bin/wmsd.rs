@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 use wms_agent::audit::Audit;
+use wms_agent::live::Live;
 use wms_agent::tls::{Material, TlsListener};
 use wms_agent::tokens::{TokenRole, TokenStore};
 use wms_agent::{app, AppState, Peer};
@@ -224,7 +225,23 @@ async fn run(config: Config) -> anyhow::Result<()> {
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
         .with_context(|| format!("cannot set the mode of {}", socket.display()))?;
     let tokens = TokenStore::new(&config.state_dir);
-    let state = Arc::new(AppState::new(Host::new(config), audit, tokens));
+    // The live session table: kept current from the kernel's process events. Without
+    // them (not root in the initial namespaces) the agent still serves, scanning /proc
+    // for each listing, with no event stream.
+    let live = match Live::start(&config.state_dir, config.event_buffer) {
+        Ok(l) => Some(Arc::new(l)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no live session table: listings scan /proc and there are no events");
+            None
+        }
+    };
+    let mut state = AppState::new(Host::new(config), audit, tokens);
+    state.live = live.clone();
+    let state = Arc::new(state);
+    if let Some(live) = live {
+        let st = state.clone();
+        tokio::spawn(live.publish(state.host.clone(), move |n| st.metrics.published(n)));
+    }
     tracing::info!(socket = %socket.display(), tcp = ?listen, "serving");
 
     let (stop, stopped) = watch::channel(false);

@@ -15,8 +15,24 @@ pub(crate) enum Event {
         ack: u32,
         err: u32,
     },
-    /// A fork: the new task's PID and thread group ID.
+    /// A fork: the new task's PID and thread group ID, and its parent's thread group.
     Fork {
+        pid: i32,
+        tgid: i32,
+        parent_tgid: i32,
+    },
+    /// A task exec'd a new program.
+    Exec {
+        pid: i32,
+        tgid: i32,
+    },
+    /// A task exited (a process, when `pid == tgid`).
+    Exit {
+        pid: i32,
+        tgid: i32,
+    },
+    /// A task changed its user or group IDs, its (setsid) session or its name.
+    Changed {
         pid: i32,
         tgid: i32,
     },
@@ -30,6 +46,12 @@ const PROC_CN_MCAST_LISTEN: u32 = 1;
 const PROC_CN_MCAST_IGNORE: u32 = 2;
 const PROC_EVENT_NONE: u32 = 0;
 const PROC_EVENT_FORK: u32 = 1;
+const PROC_EVENT_EXEC: u32 = 2;
+const PROC_EVENT_UID: u32 = 4;
+const PROC_EVENT_GID: u32 = 0x40;
+const PROC_EVENT_SID: u32 = 0x80;
+const PROC_EVENT_COMM: u32 = 0x200;
+const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
 /// `struct cn_msg` before its data: id (idx, val), seq, ack, len, flags.
 const CN_MSG_HDRLEN: usize = 20;
@@ -56,11 +78,32 @@ pub(crate) fn messages(mut buf: &[u8]) -> Vec<Event> {
                 ack,
                 err: u32_at(msg, ev + 16).unwrap_or(0),
             },
-            (_, Some(PROC_EVENT_FORK)) => match (u32_at(msg, ev + 24), u32_at(msg, ev + 28)) {
-                (Some(pid), Some(tgid)) => Event::Fork {
+            // fork: parent_pid, parent_tgid, child_pid, child_tgid after the header (16).
+            (_, Some(PROC_EVENT_FORK)) => match (
+                u32_at(msg, ev + 20),
+                u32_at(msg, ev + 24),
+                u32_at(msg, ev + 28),
+            ) {
+                (Some(parent_tgid), Some(pid), Some(tgid)) => Event::Fork {
                     pid: pid as i32,
                     tgid: tgid as i32,
+                    parent_tgid: parent_tgid as i32,
                 },
+                _ => Event::Other,
+            },
+            // The others begin with process_pid, process_tgid.
+            (_, Some(what)) => match (u32_at(msg, ev + 16), u32_at(msg, ev + 20)) {
+                (Some(pid), Some(tgid)) => {
+                    let (pid, tgid) = (pid as i32, tgid as i32);
+                    match what {
+                        PROC_EVENT_EXEC => Event::Exec { pid, tgid },
+                        PROC_EVENT_EXIT => Event::Exit { pid, tgid },
+                        PROC_EVENT_UID | PROC_EVENT_GID | PROC_EVENT_SID | PROC_EVENT_COMM => {
+                            Event::Changed { pid, tgid }
+                        }
+                        _ => Event::Other,
+                    }
+                }
                 _ => Event::Other,
             },
             _ => Event::Other,
@@ -83,6 +126,12 @@ impl ProcEvents {
     /// Subscribes, and waits for the kernel's acknowledgement: a subscription the kernel
     /// ignores (another PID namespace, no privilege) would otherwise look like a quiet host.
     pub(crate) fn subscribe() -> io::Result<ProcEvents> {
+        ProcEvents::subscribe_to(Some(PROC_EVENT_FORK), 2 << 20)
+    }
+
+    /// Subscribes to the events of `filter` (every type when `None`, or on kernels before
+    /// 6.6, which take no filter), with a receive buffer of `buffer` bytes.
+    pub(crate) fn subscribe_to(filter: Option<u32>, buffer: usize) -> io::Result<ProcEvents> {
         let ns_ino = |ns: &str| rustix::fs::stat(format!("/proc/self/ns/{ns}")).map(|s| s.st_ino);
         if !rustix::process::geteuid().is_root()
             || ns_ino("pid").ok() != Some(PROC_PID_INIT_INO)
@@ -112,7 +161,7 @@ impl ProcEvents {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         // Room for a burst of forks between two reads (an overflow only costs a new start);
         // root may exceed rmem_max.
-        let size: libc::c_int = 2 << 20;
+        let size = libc::c_int::try_from(buffer).unwrap_or(libc::c_int::MAX);
         for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
             // SAFETY: setsockopt with a pointer to a c_int and its size.
             let rc = unsafe {
@@ -147,12 +196,11 @@ impl ProcEvents {
         let ack = std::process::id() ^ 0x5eed_0000;
         ev.control(PROC_CN_MCAST_LISTEN, None, ack)?;
         ev.wait_ack(ack)?;
-        // ...then only forks (kernels since 6.6; older ones ignore this and send all).
-        ev.control(
-            PROC_CN_MCAST_LISTEN,
-            Some(PROC_EVENT_FORK),
-            ack.wrapping_add(2),
-        )?;
+        // ...then only those asked for (kernels since 6.6; older ones ignore this and
+        // send all).
+        if let Some(f) = filter {
+            ev.control(PROC_CN_MCAST_LISTEN, Some(f), ack.wrapping_add(2))?;
+        }
         Ok(ev)
     }
 
@@ -237,7 +285,21 @@ impl ProcEvents {
         }
     }
 
-    /// One datagram into `buf`; `None` when none is queued. Lost events are an error.
+    /// Waits until a datagram is queued (or a signal interrupts); no timeout, so a quiet
+    /// host costs no wake-ups.
+    pub(crate) fn wait(&self) -> io::Result<()> {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One datagram into `buf`; `None` when none is queued. Lost events are an error
+    /// (`ENOBUFS`: the receive buffer overflowed).
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
             // SAFETY: recv into a writable buffer of `buf.len()` bytes.
@@ -292,11 +354,24 @@ mod tests {
     #[test]
     fn connector_messages_parse() {
         let fork = datagram(PROC_EVENT_FORK, &[10, 10, 12, 11], 0);
-        assert_eq!(messages(&fork), vec![Event::Fork { pid: 12, tgid: 11 }]);
+        assert_eq!(
+            messages(&fork),
+            vec![Event::Fork {
+                pid: 12,
+                tgid: 11,
+                parent_tgid: 10
+            }]
+        );
         let ack = datagram(PROC_EVENT_NONE, &[0], 43);
         assert_eq!(messages(&ack), vec![Event::Ack { ack: 43, err: 0 }]);
-        let exit = datagram(0x8000_0000, &[1, 1, 0, 0], 0);
-        assert_eq!(messages(&exit), vec![Event::Other]);
+        let exit = datagram(PROC_EVENT_EXIT, &[7, 5, 0, 0, 1, 1], 0);
+        assert_eq!(messages(&exit), vec![Event::Exit { pid: 7, tgid: 5 }]);
+        let exec = datagram(PROC_EVENT_EXEC, &[9, 9], 0);
+        assert_eq!(messages(&exec), vec![Event::Exec { pid: 9, tgid: 9 }]);
+        let uid = datagram(PROC_EVENT_UID, &[9, 9, 1000, 1000], 0);
+        assert_eq!(messages(&uid), vec![Event::Changed { pid: 9, tgid: 9 }]);
+        let ptrace = datagram(0x100, &[9, 9, 1, 1], 0);
+        assert_eq!(messages(&ptrace), vec![Event::Other]);
         // Truncated or garbage input yields nothing rather than a panic.
         assert_eq!(messages(&fork[..20]), vec![]);
         assert_eq!(messages(&[0xff; 3]), vec![]);

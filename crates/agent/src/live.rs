@@ -1,0 +1,157 @@
+//! The agent's live view of the host: the session table that kernel events keep current
+//! ([`wms_host::table`]), the sessions built from it (cached while nothing changes, so a
+//! listing costs a copy of bytes), and the publisher that turns its changes into events.
+
+use crate::events::Hub;
+use axum::body::Bytes;
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use wms_core::{Session, SessionId};
+use wms_host::discover::{ssh_client, SessionProcess};
+use wms_host::table::LiveTable;
+use wms_host::Host;
+
+/// A session's client address as last read, with the processes it was read from: an
+/// address never changes for a session, but a session that had none yet (its shell not
+/// started) is asked again when its processes change.
+type ClientCache = HashMap<SessionId, (u64, Option<String>)>;
+
+/// The listing as JSON, and what it was built from.
+struct Listing {
+    key: (u64, i64, i128),
+    body: Bytes,
+}
+
+/// The live view.
+pub struct Live {
+    pub table: LiveTable,
+    pub hub: Arc<Hub>,
+    /// Poked when the table or a lock changed: the publisher then publishes.
+    pub changed: Arc<Notify>,
+    clients: Mutex<ClientCache>,
+    listing: tokio::sync::Mutex<Option<Listing>>,
+}
+
+impl Live {
+    /// Starts the table (`event_buffer`: the events socket's receive buffer) and opens
+    /// the event journal in `state_dir`.
+    pub fn start(state_dir: &Path, event_buffer: usize) -> io::Result<Live> {
+        let changed = Arc::new(Notify::new());
+        let poke = changed.clone();
+        let table = LiveTable::start(event_buffer, move |_| poke.notify_one())?;
+        std::fs::create_dir_all(state_dir)?;
+        let boot = wms_host::procfs::boot_id().unwrap_or_default();
+        let hub = Hub::open(Some(&state_dir.join("events.log")), &boot)?;
+        Ok(Live {
+            table,
+            hub: Arc::new(hub),
+            changed,
+            clients: Mutex::new(HashMap::new()),
+            listing: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The host's sessions now, from the table (blocking: it may read environments and
+    /// the user database).
+    pub fn sessions(&self, host: &Host) -> Vec<Session> {
+        let sessions = self.table.sessions();
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.retain(|id, _| sessions.binary_search_by_key(id, |s| s.id).is_ok());
+        let known: HashMap<SessionId, Option<String>> = sessions
+            .iter()
+            .filter_map(|s| {
+                let (stamp, client) = clients.get(&s.id)?;
+                (client.is_some() || *stamp == fingerprint(&s.processes))
+                    .then(|| (s.id, client.clone()))
+            })
+            .collect();
+        drop(clients);
+        let procs: Vec<SessionProcess> = sessions
+            .iter()
+            .flat_map(|s| s.processes.iter().cloned())
+            .collect();
+        let read: Mutex<Vec<(SessionId, u64, Option<String>)>> = Mutex::new(Vec::new());
+        let built = host.sessions_from(procs, &|id, procs| match known.get(&id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = ssh_client(procs);
+                read.lock().unwrap_or_else(|p| p.into_inner()).push((
+                    id,
+                    fingerprint(procs),
+                    c.clone(),
+                ));
+                c
+            }
+        });
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, stamp, c) in read.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            clients.insert(id, (stamp, c));
+        }
+        built
+    }
+
+    /// `GET /v1/sessions` as JSON: built again only when the table or the locks changed,
+    /// or a second passed (IdleSeconds counts seconds).
+    pub async fn listing(self: &Arc<Self>, host: &Host) -> io::Result<Bytes> {
+        let key = (
+            self.table.generation(),
+            wms_core::time::now_unix(),
+            locks_stamp(&host.config.state_dir),
+        );
+        let mut cached = self.listing.lock().await;
+        if let Some(l) = cached.as_ref().filter(|l| l.key == key) {
+            return Ok(l.body.clone());
+        }
+        let (me, host2) = (self.clone(), host.clone());
+        let body = tokio::task::spawn_blocking(move || {
+            serde_json::to_vec(&me.sessions(&host2)).map(Bytes::from)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        *cached = Some(Listing {
+            key,
+            body: body.clone(),
+        });
+        Ok(body)
+    }
+
+    /// Publishes what changed, each time the table (or a lock) changes, until the agent
+    /// stops. Changes that come while it publishes are taken together next time.
+    pub async fn publish(self: Arc<Self>, host: Host, on_event: impl Fn(usize)) {
+        loop {
+            let (me, host2) = (self.clone(), host.clone());
+            let published = tokio::task::spawn_blocking(move || {
+                let sessions = me.sessions(&host2);
+                me.hub.update(sessions)
+            })
+            .await;
+            match published {
+                Ok(Ok(n)) => on_event(n),
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot journal session events"),
+                Err(e) => tracing::error!(error = %e, "publishing events panicked"),
+            }
+            self.changed.notified().await;
+        }
+    }
+}
+
+/// Which processes a session had, in one number.
+fn fingerprint(procs: &[SessionProcess]) -> u64 {
+    procs.iter().fold(procs.len() as u64, |h, p| {
+        h.wrapping_mul(1_000_003)
+            .wrapping_add(p.stat.pid.0 as u64 ^ p.stat.start_time)
+    })
+}
+
+/// When the lock records last changed: the modification time of their directory, which
+/// every lock and unlock changes (records are renamed in and removed).
+fn locks_stamp(state_dir: &Path) -> i128 {
+    std::fs::metadata(state_dir.join("locks"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128)
+}
