@@ -182,28 +182,41 @@ impl Agent {
         ))
         .display()
         .to_string();
-        let child = Command::new(wmsd_path())
-            .env("WMS_CONFIG", &config)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let agent = Agent {
-            child: Some(child),
+        let mut agent = Agent {
+            child: None,
             dir,
             config,
             port,
         };
+        agent.run();
+        agent
+    }
+
+    /// Starts the agent's process and waits until it listens.
+    fn run(&mut self) {
+        let child = Command::new(wmsd_path())
+            .env("WMS_CONFIG", &self.config)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
         let end = Instant::now() + Duration::from_secs(20);
+        let port = self.port;
         let up = |a: &Agent| {
             UnixStream::connect(a.socket()).is_ok()
                 && port.is_none_or(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
         };
-        while !up(&agent) {
+        while !up(self) {
             assert!(Instant::now() < end, "wmsd never listened");
             std::thread::sleep(Duration::from_millis(20));
         }
-        agent
+    }
+
+    /// Starts the agent again, with the same configuration and state, after [`Agent::stop`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the agent is still running");
+        self.run();
     }
 
     pub fn socket(&self) -> PathBuf {
