@@ -1,45 +1,132 @@
 //! The audit log: one JSON line per state-changing request (who, from where, what, the
 //! targets and their outcomes, or why it was refused), appended and synced to disk
-//! before the request is answered.
+//! before the request is answered; rotated by size ([`SizePolicy`]) so it never grows
+//! without bound.
 
 use crate::Peer;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use wms_core::api::ActionRequest;
 use wms_core::{Caller, SessionId, TargetResult};
 
+/// How large the log may grow, and how many old logs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizePolicy {
+    /// The log is rotated before a record would take it past this many bytes.
+    pub max_bytes: u64,
+    /// Old logs kept: `audit.log.1` (the newest) to `audit.log.<keep>`.
+    pub keep: u32,
+}
+
+impl Default for SizePolicy {
+    fn default() -> Self {
+        SizePolicy {
+            max_bytes: 64 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
 /// The open audit log.
 pub struct Audit {
-    file: Mutex<File>,
+    path: PathBuf,
+    policy: SizePolicy,
+    file: Mutex<Open>,
+}
+
+struct Open {
+    file: File,
+    /// Bytes in the file, as this process has written them.
+    len: u64,
 }
 
 impl Audit {
-    /// Opens (creating, mode 0600) the log at `path` for appending.
+    /// Opens (creating, mode 0600) the log at `path` for appending, with the default
+    /// size policy.
     pub fn open(path: &Path) -> io::Result<Audit> {
+        Audit::open_with(path, SizePolicy::default())
+    }
+
+    /// Opens the log at `path` for appending, rotated by `policy`.
+    pub fn open_with(path: &Path, policy: SizePolicy) -> io::Result<Audit> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = open_log(path)?;
         Ok(Audit {
+            path: path.to_owned(),
+            policy,
             file: Mutex::new(file),
         })
     }
 
-    pub fn write(&self, record: &Record) -> io::Result<()> {
+    /// Appends `record` as one line and syncs it; rotates first when the line would take
+    /// the log past its size limit. The record is never lost to a rotation: it is
+    /// written to the new log, or, if that cannot be made, to the old one still open.
+    pub fn write<R: Serialize + ?Sized>(&self, record: &R) -> io::Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(&line)?;
-        f.sync_data()
+        let mut open = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len > 0 && open.len + line.len() as u64 > self.policy.max_bytes {
+            match self.rotate() {
+                Ok(new) => *open = new,
+                Err(e) => tracing::error!(
+                    error = %e,
+                    log = %self.path.display(),
+                    "cannot rotate the audit log; writing on to the current one"
+                ),
+            }
+        }
+        open.file.write_all(&line)?;
+        open.len += line.len() as u64;
+        open.file.sync_data()
     }
+
+    /// `audit.log.<keep-1>` becomes `.<keep>` (the oldest is dropped), ..., `audit.log`
+    /// becomes `.1`, and a new `audit.log` is opened. Called with the log's lock held, so
+    /// no record is written in between.
+    fn rotate(&self) -> io::Result<Open> {
+        let old = |n: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        };
+        for n in (1..self.policy.keep).rev() {
+            match std::fs::rename(old(n), old(n + 1)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, old(1))?;
+        let new = open_log(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            // The renames are durable before records go to the new file.
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(new)
+    }
+}
+
+/// Opens the log for appending, mode 0600 whatever the file had (the opened file is
+/// changed, not the path looked up again).
+fn open_log(path: &Path) -> io::Result<Open> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.permissions().mode() & 0o7777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(Open {
+        file,
+        len: meta.len(),
+    })
 }
 
 /// One audit record.

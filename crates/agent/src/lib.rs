@@ -2,27 +2,32 @@
 //! the same rules as the in-process path. This crate holds the router ([`app`]), who the
 //! caller is ([`Peer`], [`identify`]), the audit log ([`audit`]), bearer tokens
 //! ([`tokens`]), TLS ([`tls`]) and the API description ([`openapi`]); the binary in
-//! `bin/wmsd.rs` binds the listeners.
+//! `bin/wmsd.rs` binds the listeners and [`serve`] serves them. What a peer may make the
+//! agent hold or write is bounded by [`serve`] (deadlines, connection caps),
+//! [`admission`] and [`limits`] (authentication before the body, size and rate limits)
+//! and [`refusals`] (coalesced refusal records).
 
+pub mod admission;
 pub mod audit;
 mod fsutil;
+pub mod limits;
 pub mod openapi;
+pub mod refusals;
+pub mod serve;
 pub mod tls;
 pub mod tokens;
 
 use audit::{Audit, Record};
-use axum::body::Bytes;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::body::Body;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokens::{TokenStore, Verdict};
-use tokio::net::UnixListener;
 use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
 use wms_core::{Caller, Pid, SessionId, Uid};
 use wms_host::Host;
@@ -36,6 +41,10 @@ pub struct AppState {
     /// This host's machine ID ([`machine_id`]): a remote caller that sends it is on this
     /// host, and its own session is protected here (SPEC 5).
     pub machine_id: Option<String>,
+    /// Per-caller rate limits and request size limits.
+    pub limits: limits::Limits,
+    /// Refusals waiting to be written as one record with a count.
+    pub refusals: refusals::Refusals,
 }
 
 /// Who is on the other end of a connection.
@@ -58,32 +67,6 @@ impl Peer {
         match self {
             Peer::Unix { .. } => "unix",
             Peer::Tcp { .. } => "tcp",
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, UnixListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        match stream.io().peer_cred() {
-            Ok(c) => Peer::Unix {
-                pid: c.pid(),
-                uid: c.uid(),
-                gid: c.gid(),
-            },
-            // Without credentials the caller is nobody in particular: deny by default.
-            Err(_) => Peer::Unix {
-                pid: None,
-                uid: u32::MAX,
-                gid: u32::MAX,
-            },
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tls::TlsListener>) -> Self {
-        Peer::Tcp {
-            addr: *stream.remote_addr(),
         }
     }
 }
@@ -132,12 +115,16 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     // Anyone on this host may list, as `who` shows everyone; from elsewhere, only the
-    // holder of a token.
-    if let Peer::Tcp { .. } = peer {
-        if let Err(refusal) = identify(&st, &peer, &headers) {
-            return refusal.response();
-        }
-    }
+    // holder of a token. Listings are bounded by how many one caller has at once, not by
+    // rate: a monitor polling fast is served.
+    let key = match peer {
+        Peer::Tcp { .. } => match admission::authenticate(&st, &peer, &headers) {
+            Ok(id) => admission::caller_key(&peer, &id),
+            Err(denied) => return denied.response(),
+        },
+        Peer::Unix { uid, .. } => limits::CallerKey::Uid(uid),
+    };
+    let _turn = st.limits.listings.turn(&key).await;
     let st2 = st.clone();
     match tokio::task::spawn_blocking(move || st2.host.sessions()).await {
         Ok(Ok(sessions)) => Json(sessions).into_response(),
@@ -315,37 +302,57 @@ async fn action(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let mut record = Record::new(&peer);
-    let caller = match identify(&st, &peer, &headers) {
+    // The caller is known before a byte of the body is read: an unknown peer cannot make
+    // the agent hold a body, and pays for its failures (admission).
+    let caller = match admission::authenticate(&st, &peer, &headers) {
         Ok(id) => {
+            if let Err(too_many) = admission::action_turn(&st, &peer, &id) {
+                record.token_name = id.token;
+                record.caller(&id.caller);
+                record.refused = Some(too_many.message.clone());
+                refusals::record(&st, admission::peer_key(&peer), record).await;
+                return too_many.response();
+            }
             record.token_name = id.token;
             id.caller
         }
-        Err(refusal) => {
+        Err(denied) => {
             // Nothing of an unidentified request is recorded but that it came and why it
             // was refused: its body is the word of nobody in particular.
-            record.token_name = refusal.token.clone();
-            record.refused = Some(refusal.message.clone());
-            write_refusal(&st, record).await;
-            return refusal.response();
+            record.token_name = denied.token();
+            record.refused = Some(denied.message().to_string());
+            refusals::record(&st, admission::peer_key(&peer), record).await;
+            return denied.response();
         }
     };
     record.caller(&caller);
+    let body = match admission::read_body(&st, &headers, body).await {
+        Ok(b) => b,
+        Err((status, message)) => {
+            record.refused = Some(message);
+            return refuse(&st, &peer, record, status).await;
+        }
+    };
     let req: ActionRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             record.refused = Some(format!("malformed request: {e}"));
-            return refuse(&st, record, StatusCode::BAD_REQUEST).await;
+            return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
         }
     };
+    if let Err(e) = admission::check_request(&st, &req) {
+        record.refused = Some(e);
+        return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
+    }
     record.request(&req);
     let sel = match req.selection() {
         Ok(s) => s,
         Err(e) => {
             record.refused = Some(e);
-            return refuse(&st, record, StatusCode::BAD_REQUEST).await;
+            return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
         }
     };
     let st2 = st.clone();
@@ -376,20 +383,10 @@ async fn action(
     }
 }
 
-/// Writes the record of a refused request, off the thread that answers (the write is
-/// synced to disk), and before the answer.
-async fn write_refusal(st: &Arc<AppState>, record: Record) {
-    let st = st.clone();
-    let written = tokio::task::spawn_blocking(move || st.audit.write(&record)).await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write audit record"),
-        Err(e) => tracing::error!(error = %e, "audit write panicked"),
-    }
-}
-
-async fn refuse(st: &Arc<AppState>, record: Record, status: StatusCode) -> Response {
+/// Records a refused request (coalesced with its repeats, see [`refusals`]) and answers
+/// with `status` and the reason.
+async fn refuse(st: &Arc<AppState>, peer: &Peer, record: Record, status: StatusCode) -> Response {
     let message = record.refused.clone().unwrap_or_default();
-    write_refusal(st, record).await;
+    refusals::record(st, admission::peer_key(peer), record).await;
     error(status, message)
 }
