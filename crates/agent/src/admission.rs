@@ -22,11 +22,12 @@ pub struct TooMany {
 }
 
 impl TooMany {
-    fn new(wait: Duration, what: impl FnOnce(u64) -> String) -> TooMany {
-        let retry_after = retry_after_secs(wait);
+    /// The message is the same whatever the wait (Retry-After says that), so that its
+    /// repeats are recorded as one refusal.
+    fn new(wait: Duration, message: String) -> TooMany {
         TooMany {
-            message: what(retry_after),
-            retry_after,
+            message,
+            retry_after: retry_after_secs(wait),
         }
     }
 
@@ -78,9 +79,10 @@ pub fn authenticate(st: &AppState, peer: &Peer, headers: &HeaderMap) -> Result<I
     };
     let ip = IpKey::of(addr.ip());
     if let Err(wait) = st.limits.auth_failures.check(&ip) {
-        return Err(Denied::TooMany(TooMany::new(wait, |s| {
-            format!("too many failed authentications from {ip}: try again in {s} s")
-        })));
+        return Err(Denied::TooMany(TooMany::new(
+            wait,
+            format!("too many failed authentications from {ip}: try again after the time Retry-After gives"),
+        )));
     }
     identify(st, peer, headers).map_err(|refusal| {
         if refusal.status == StatusCode::UNAUTHORIZED {
@@ -118,9 +120,11 @@ pub fn action_turn(st: &AppState, peer: &Peer, id: &Identified) -> Result<(), To
         .actions
         .take(&caller_key(peer, id))
         .map_err(|wait| {
-            TooMany::new(wait, |s| {
-                format!("too many actions from this caller: try again in {s} s")
-            })
+            TooMany::new(
+                wait,
+                "too many actions from this caller: try again after the time Retry-After gives"
+                    .to_string(),
+            )
         })
 }
 
