@@ -317,7 +317,7 @@ fn failed_authentication_is_rate_limited_and_its_refusals_coalesced() {
     // The default allowance is ten failures at once; a few more may have grown back
     // on a slow machine.
     assert!(
-        unauthorized >= 10 && unauthorized < 20,
+        (10..20).contains(&unauthorized),
         "{unauthorized} refused with 401"
     );
     let r = &too_many[0];
