@@ -282,14 +282,25 @@ pub fn tls_open(
     addr: SocketAddr,
     config: Arc<ClientConfig>,
 ) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    tls_open_within(addr, config, Duration::from_secs(60))
+}
+
+/// [`tls_open`], giving up (an error of kind `WouldBlock` or `TimedOut`) when the server
+/// sends nothing for `patience` during the handshake.
+pub fn tls_open_within(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    patience: Duration,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let name = ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
-    let tcp = TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let tcp = TcpStream::connect_timeout(&addr, patience)?;
+    tcp.set_read_timeout(Some(patience))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
     }
+    tls.sock.set_read_timeout(Some(Duration::from_secs(60)))?;
     Ok(tls)
 }
 
