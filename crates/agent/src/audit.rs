@@ -201,3 +201,38 @@ impl Record {
         self.what_if = r.what_if;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_every_record_of_the_kept_files_in_order_and_drops_the_oldest_files() {
+        let dir = std::env::temp_dir().join(format!("wms-audit-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("audit.log");
+        let policy = SizePolicy {
+            max_bytes: 4096,
+            keep: 3,
+        };
+        let audit = Audit::open_with(&path, policy).unwrap();
+        for i in 0..2000u32 {
+            audit.write(&serde_json::json!({ "n": i })).unwrap();
+        }
+        let mut seen = Vec::new();
+        for name in ["audit.log.3", "audit.log.2", "audit.log.1", "audit.log"] {
+            let p = dir.join(name);
+            let meta = std::fs::metadata(&p).unwrap();
+            assert!(meta.len() <= 4096, "{name}: {}", meta.len());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                seen.push(v["n"].as_u64().unwrap());
+            }
+        }
+        assert!(!dir.join("audit.log.4").exists());
+        let first = seen[0];
+        assert_eq!(seen, (first..2000).collect::<Vec<_>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
