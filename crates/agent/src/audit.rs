@@ -1,54 +1,145 @@
-//! The audit log: JSON lines, appended and synced to disk. A request that changes
-//! something leaves two records with one `id`: its intent (who, from where, what, which
-//! targets), written *before* anything is done, and its outcomes after. A request that
-//! changes nothing (what-if, every target refused, or the request itself refused) leaves
-//! one record, written before it is answered.
+//! The audit log: JSON lines, appended and synced to disk, rotated by size
+//! ([`SizePolicy`]) so it never grows without bound. A request that changes something
+//! leaves two records with one `id`: its intent (who, from where, what, which targets),
+//! written *before* anything is done, and its outcomes after. A request that changes
+//! nothing (what-if, every target refused, or the request itself refused) leaves one
+//! record, written before it is answered.
 
 use crate::Peer;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use wms_core::api::{ActionRequest, MAX_SESSION_IDS};
 use wms_core::{Caller, SessionId, TargetResult};
 use wms_host::PlannedTarget;
 
+/// How large the log may grow, and how many old logs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizePolicy {
+    /// The log is rotated before a record would take it past this many bytes.
+    pub max_bytes: u64,
+    /// Old logs kept: `audit.log.1` (the newest) to `audit.log.<keep>`.
+    pub keep: u32,
+}
+
+impl Default for SizePolicy {
+    fn default() -> Self {
+        SizePolicy {
+            max_bytes: 64 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
 /// The open audit log.
 pub struct Audit {
-    file: Mutex<File>,
+    path: PathBuf,
+    policy: SizePolicy,
+    file: Mutex<Open>,
+}
+
+struct Open {
+    file: File,
+    /// Bytes in the file, as this process has written them.
+    len: u64,
 }
 
 impl Audit {
-    /// Opens (creating, mode 0600) the log at `path` for appending.
+    /// Opens (creating, mode 0600) the log at `path` for appending, with the default
+    /// size policy.
     pub fn open(path: &Path) -> io::Result<Audit> {
+        Audit::open_with(path, SizePolicy::default())
+    }
+
+    /// Opens the log at `path` for appending, rotated by `policy`.
+    pub fn open_with(path: &Path, policy: SizePolicy) -> io::Result<Audit> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = open_log(path)?;
         Ok(Audit {
+            path: path.to_owned(),
+            policy,
             file: Mutex::new(file),
         })
     }
 
-    /// Appends `record` and syncs it. On failure (a full filesystem, say) whatever part
-    /// of the line reached the file is cut off again, so the log stays whole lines.
-    pub fn write(&self, record: &Record) -> io::Result<()> {
+    /// Appends `record` as one line and syncs it; rotates first when the line would take
+    /// the log past its size limit. The record is never lost to a rotation: it is
+    /// written to the new log, or, if that cannot be made, to the old one still open. On
+    /// failure (a full filesystem, say) whatever part of the line reached the file is cut
+    /// off again, so the log stays whole lines.
+    pub fn write<R: Serialize + ?Sized>(&self, record: &R) -> io::Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let before = f.metadata()?.len();
-        let written = f.write_all(&line).and_then(|()| f.sync_data());
-        if written.is_err() {
-            let _ = f.set_len(before);
+        let mut open = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len > 0 && open.len + line.len() as u64 > self.policy.max_bytes {
+            match self.rotate() {
+                Ok(new) => *open = new,
+                Err(e) => tracing::error!(
+                    error = %e,
+                    log = %self.path.display(),
+                    "cannot rotate the audit log; writing on to the current one"
+                ),
+            }
         }
-        written
+        let before = open.len;
+        let written = open
+            .file
+            .write_all(&line)
+            .and_then(|()| open.file.sync_data());
+        if written.is_err() {
+            let _ = open.file.set_len(before);
+            return written;
+        }
+        open.len += line.len() as u64;
+        Ok(())
     }
+
+    /// `audit.log.<keep-1>` becomes `.<keep>` (the oldest is dropped), ..., `audit.log`
+    /// becomes `.1`, and a new `audit.log` is opened. Called with the log's lock held, so
+    /// no record is written in between.
+    fn rotate(&self) -> io::Result<Open> {
+        let old = |n: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        };
+        for n in (1..self.policy.keep).rev() {
+            match std::fs::rename(old(n), old(n + 1)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, old(1))?;
+        let new = open_log(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            // The renames are durable before records go to the new file.
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(new)
+    }
+}
+
+/// Opens the log for appending, mode 0600 whatever the file had (the opened file is
+/// changed, not the path looked up again).
+fn open_log(path: &Path) -> io::Result<Open> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.permissions().mode() & 0o7777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(Open {
+        file,
+        len: meta.len(),
+    })
 }
 
 /// A target named in an intent record.
@@ -183,4 +274,39 @@ fn next_id() -> String {
     let run =
         RUN.get_or_init(|| format!("{:x}-{}", wms_core::time::now_unix(), std::process::id()));
     format!("{run}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_every_record_of_the_kept_files_in_order_and_drops_the_oldest_files() {
+        let dir = std::env::temp_dir().join(format!("wms-audit-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("audit.log");
+        let policy = SizePolicy {
+            max_bytes: 4096,
+            keep: 3,
+        };
+        let audit = Audit::open_with(&path, policy).unwrap();
+        for i in 0..2000u32 {
+            audit.write(&serde_json::json!({ "n": i })).unwrap();
+        }
+        let mut seen = Vec::new();
+        for name in ["audit.log.3", "audit.log.2", "audit.log.1", "audit.log"] {
+            let p = dir.join(name);
+            let meta = std::fs::metadata(&p).unwrap();
+            assert!(meta.len() <= 4096, "{name}: {}", meta.len());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                seen.push(v["n"].as_u64().unwrap());
+            }
+        }
+        assert!(!dir.join("audit.log.4").exists());
+        let first = seen[0];
+        assert_eq!(seen, (first..2000).collect::<Vec<_>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

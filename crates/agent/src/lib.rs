@@ -2,31 +2,36 @@
 //! the same rules as the in-process path. This crate holds the router ([`app`]), who the
 //! caller is ([`Peer`], [`identify`]), the audit log ([`audit`]), bearer tokens
 //! ([`tokens`]), TLS ([`tls`]) and the API description ([`openapi`]); the binary in
-//! `bin/wmsd.rs` binds the listeners.
+//! `bin/wmsd.rs` binds the listeners and [`serve`] serves them. What a peer may make the
+//! agent hold or write is bounded by [`serve`] (deadlines, connection caps),
+//! [`admission`] and [`limits`] (authentication before the body, size and rate limits)
+//! and [`refusals`] (coalesced refusal records).
 
+pub mod admission;
 pub mod audit;
 pub mod events;
 mod fsutil;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod refusals;
+pub mod serve;
 mod stream;
 pub mod tls;
 pub mod tokens;
 
 use audit::{Audit, Record};
-use axum::body::Bytes;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::body::Body;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokens::{TokenStore, Verdict};
-use tokio::net::UnixListener;
 use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
 use wms_core::{Caller, SessionId, Uid};
 use wms_host::peer::PeerCredentials;
@@ -47,6 +52,10 @@ pub struct AppState {
     /// cannot be had (then every listing scans `/proc`, and there are no events).
     pub live: Option<Arc<live::Live>>,
     pub metrics: metrics::Metrics,
+    /// Per-caller rate limits and request size limits.
+    pub limits: limits::Limits,
+    /// Refusals waiting to be written as one record with a count.
+    pub refusals: refusals::Refusals,
 }
 
 /// How many actions the agent carries out at once; more wait for a slot. Each runs on a
@@ -56,6 +65,10 @@ pub const ACTION_SLOTS: usize = 16;
 impl AppState {
     pub fn new(host: Host, audit: Audit, tokens: TokenStore) -> AppState {
         AppState {
+            limits: limits::Limits::from_config(&host.config),
+            refusals: refusals::Refusals::new(std::time::Duration::from_secs_f64(
+                host.config.refusal_window,
+            )),
             host,
             audit,
             tokens,
@@ -95,23 +108,17 @@ impl Peer {
         }
     }
 
+    /// The user of a Unix-socket peer the kernel vouched for.
+    pub fn unix_uid(&self) -> Option<u32> {
+        match self {
+            Peer::Unix(Ok(c)) => Some(c.uid.0),
+            _ => None,
+        }
+    }
+
     /// The peer of a Unix-socket connection, taken once, when it is accepted.
     pub fn of_unix(stream: &tokio::net::UnixStream) -> Peer {
         Peer::Unix(wms_host::peer::unix_peer(stream).map_err(|e| e.to_string()))
-    }
-}
-
-impl Connected<IncomingStream<'_, UnixListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        Peer::of_unix(stream.io())
-    }
-}
-
-impl Connected<IncomingStream<'_, tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tls::TlsListener>) -> Self {
-        Peer::Tcp {
-            addr: *stream.remote_addr(),
-        }
     }
 }
 
@@ -165,12 +172,16 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     // Anyone on this host may list, as `who` shows everyone; from elsewhere, only the
-    // holder of a token.
-    if let Peer::Tcp { .. } = peer {
-        if let Err(refusal) = identify(&st, &peer, &headers) {
-            return refusal.response();
-        }
-    }
+    // holder of a token. Listings are bounded by how many one caller has at once, not by
+    // rate: a monitor polling fast is served.
+    let key = match &peer {
+        Peer::Tcp { .. } => match admission::authenticate(&st, &peer, &headers) {
+            Ok(id) => admission::caller_key(&peer, &id),
+            Err(denied) => return denied.response(),
+        },
+        Peer::Unix(_) => limits::CallerKey::Uid(peer.unix_uid().unwrap_or(u32::MAX)),
+    };
+    let _turn = st.limits.listings.turn(&key).await;
     if let Some(live) = &st.live {
         return match live.listing(&st.host).await {
             Ok(body) => (
@@ -379,37 +390,57 @@ async fn action(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let mut record = Record::new(&peer);
-    let caller = match identify(&st, &peer, &headers) {
+    // The caller is known before a byte of the body is read: an unknown peer cannot make
+    // the agent hold a body, and pays for its failures (admission).
+    let caller = match admission::authenticate(&st, &peer, &headers) {
         Ok(id) => {
+            if let Err(too_many) = admission::action_turn(&st, &peer, &id) {
+                record.token_name = id.token;
+                record.caller(&id.caller);
+                record.refused = Some(too_many.message.clone());
+                refusals::record(&st, admission::peer_key(&peer), record).await;
+                return too_many.response();
+            }
             record.token_name = id.token;
             id.caller
         }
-        Err(refusal) => {
+        Err(denied) => {
             // Nothing of an unidentified request is recorded but that it came and why it
             // was refused: its body is the word of nobody in particular.
-            record.token_name = refusal.token.clone();
-            record.refused = Some(refusal.message.clone());
-            write_refusal(&st, record).await;
-            return refusal.response();
+            record.token_name = denied.token();
+            record.refused = Some(denied.message().to_string());
+            refusals::record(&st, admission::peer_key(&peer), record).await;
+            return denied.response();
         }
     };
     record.caller(&caller);
+    let body = match admission::read_body(&st, &headers, body).await {
+        Ok(b) => b,
+        Err((status, message)) => {
+            record.refused = Some(message);
+            return refuse(&st, &peer, record, status).await;
+        }
+    };
     let req: ActionRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             record.refused = Some(format!("malformed request: {e}"));
-            return refuse(&st, record, StatusCode::BAD_REQUEST).await;
+            return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
         }
     };
+    if let Err(e) = admission::check_request(&st, &req) {
+        record.refused = Some(e);
+        return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
+    }
     record.request(&req);
     let sel = match req.selection() {
         Ok(s) => s,
         Err(e) => {
             record.refused = Some(e);
-            return refuse(&st, record, StatusCode::BAD_REQUEST).await;
+            return refuse(&st, &peer, record, StatusCode::BAD_REQUEST).await;
         }
     };
     // Actions run on threads of their own, a bounded number at once, so that slow closes
@@ -524,21 +555,11 @@ fn verb_label(v: wms_core::api::ActionVerb) -> &'static str {
     }
 }
 
-/// Writes the record of a refused request, off the thread that answers (the write is
-/// synced to disk), and before the answer.
-async fn write_refusal(st: &Arc<AppState>, record: Record) {
-    let st = st.clone();
-    let written = tokio::task::spawn_blocking(move || st.audit.write(&record)).await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write audit record"),
-        Err(e) => tracing::error!(error = %e, "audit write panicked"),
-    }
-}
-
-async fn refuse(st: &Arc<AppState>, record: Record, status: StatusCode) -> Response {
+/// Records a refused request (coalesced with its repeats, see [`refusals`]) and answers
+/// with `status` and the reason.
+async fn refuse(st: &Arc<AppState>, peer: &Peer, record: Record, status: StatusCode) -> Response {
     let message = record.refused.clone().unwrap_or_default();
-    write_refusal(st, record).await;
+    refusals::record(st, admission::peer_key(peer), record).await;
     error(status, message)
 }
 
@@ -608,19 +629,46 @@ mod tests {
     #[test]
     fn the_openapi_document_allows_no_more_than_the_agent_accepts() {
         let doc = openapi::document();
-        let req = &doc["components"]["schemas"]["ActionRequest"]["properties"];
-        assert_eq!(req["message"]["minLength"], 1);
-        assert_eq!(
-            req["message"]["maxLength"],
-            wms_core::message::MAX_MESSAGE_CHARS
-        );
-        assert_eq!(
-            req["sessionIds"]["maxItems"],
-            wms_core::api::MAX_SESSION_IDS
-        );
+        let variants = doc["components"]["schemas"]["ActionRequest"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(variants.len(), 4);
+        for v in &variants {
+            let props = &v["properties"];
+            let lock = props["verb"]["enum"] == serde_json::json!(["lock"]);
+            // Only lock takes a message, and it must: text of bounded length.
+            assert_eq!(lock, props.get("message").is_some(), "{v}");
+            if lock {
+                assert_eq!(props["message"]["minLength"], 1);
+                assert_eq!(
+                    props["message"]["maxLength"],
+                    wms_core::message::MAX_MESSAGE_CHARS
+                );
+                assert!(v["required"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&"message".into()));
+            }
+            // IDs or all, never both, and never neither.
+            let required = v["required"].as_array().unwrap();
+            let by_ids = required.contains(&"sessionIds".into());
+            assert!(by_ids != required.contains(&"all".into()), "{v}");
+            if by_ids {
+                assert_eq!(props["sessionIds"]["minItems"], 1);
+                assert_eq!(
+                    props["sessionIds"]["maxItems"],
+                    wms_core::api::MAX_SESSION_IDS
+                );
+            }
+            assert_eq!(v["additionalProperties"], false);
+        }
         let header = &doc["paths"]["/v1/actions"]["post"]["parameters"][1];
         assert_eq!(header["name"], "X-Wms-Session-Id");
         assert_eq!(header["schema"]["type"], "string");
         assert!(header["schema"]["pattern"].is_string());
+        for path in ["/v1/sessions", "/v1/actions", "/v1/events", "/metrics"] {
+            assert!(doc["paths"][path].is_object(), "{path} is not described");
+        }
     }
 }

@@ -18,13 +18,15 @@ pub fn document() -> Value {
                     "responses": {
                         "200": {"description": "The sessions", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}}},
                         "401": {"$ref": "#/components/responses/Unauthorized"},
-                        "500": {"$ref": "#/components/responses/Error"}
+                        "429": {"$ref": "#/components/responses/TooMany"},
+                        "500": {"$ref": "#/components/responses/Error"},
+                        "503": {"$ref": "#/components/responses/Error"}
                     }
                 }
             },
             "/v1/actions": {
                 "post": {
-                    "summary": "Close, disconnect, lock or unlock sessions; every request is audited before it is answered",
+                    "summary": "Close, disconnect, lock or unlock sessions; the intent is audited before anything is done, the outcomes after",
                     "security": [{}, {"bearer": []}],
                     "parameters": [
                         {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
@@ -36,8 +38,39 @@ pub fn document() -> Value {
                         "400": {"$ref": "#/components/responses/Error"},
                         "401": {"$ref": "#/components/responses/Unauthorized"},
                         "403": {"$ref": "#/components/responses/Error"},
+                        "408": {"$ref": "#/components/responses/Error"},
+                        "413": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/TooMany"},
                         "500": {"$ref": "#/components/responses/Error"},
                         "503": {"$ref": "#/components/responses/Error"}
+                    }
+                }
+            },
+            "/v1/events": {
+                "get": {
+                    "summary": "Session events as Server-Sent Events: SessionNew, SessionRemoved, StateChanged, Locked, Unlocked (data: {EventId, Type, Time, Session}); a stream starts with Ready, and a client too far behind gets Resync and should list afresh",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [
+                        {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}, "description": "The last event ID the client saw: the stream starts with the events after it, across restarts of the agent too."}
+                    ],
+                    "responses": {
+                        "200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "400": {"$ref": "#/components/responses/Error"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "429": {"$ref": "#/components/responses/TooMany"},
+                        "503": {"$ref": "#/components/responses/Error"}
+                    }
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "The agent's metrics in the Prometheus text format (version 0.0.4); over TCP with a token unless metrics_readers = \"anyone\"",
+                    "security": [{}, {"bearer": []}],
+                    "responses": {
+                        "200": {"description": "The metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "429": {"$ref": "#/components/responses/TooMany"},
+                        "500": {"$ref": "#/components/responses/Error"}
                     }
                 }
             },
@@ -51,6 +84,7 @@ pub fn document() -> Value {
             },
             "responses": {
                 "Error": {"description": "What was wrong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "TooMany": {"description": "Over a rate limit: try again after Retry-After seconds. Nothing was done.", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "Unauthorized": {"description": "Over TCP, no valid token: the error names what was wrong (no token, a malformed Authorization header, an unknown token, or the revoked token by name). Nothing was changed; for POST /v1/actions the refusal is audited.", "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             },
             "schemas": {
@@ -78,16 +112,13 @@ pub fn document() -> Value {
                     }
                 },
                 "ActionRequest": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["verb"],
-                    "properties": {
-                        "verb": {"type": "string", "enum": ["close", "disconnect", "lock", "unlock"]},
-                        "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}},
-                        "all": {"type": "boolean", "default": false},
-                        "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$", "description": "Lock's message, required for lock and refused with any other verb: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold."},
-                        "whatIf": {"type": "boolean", "default": false}
-                    }
+                    "description": "A verb and its targets: sessionIds (a non-empty list) or all: true, not both; lock takes a message and only lock does. whatIf plans and changes nothing.",
+                    "oneOf": [
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "sessionIds"], "properties": {"verb": {"type": "string", "enum": ["close", "disconnect", "unlock"]}, "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "The sessions to act on (each once)"}, "all": {"type": "boolean", "enum": [false]}, "whatIf": {"type": "boolean", "default": false}}},
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "all"], "properties": {"verb": {"type": "string", "enum": ["close", "disconnect", "unlock"]}, "all": {"type": "boolean", "enum": [true]}, "whatIf": {"type": "boolean", "default": false}}},
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "sessionIds", "message"], "properties": {"verb": {"type": "string", "enum": ["lock"]}, "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "The sessions to act on (each once)"}, "all": {"type": "boolean", "enum": [false]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$", "description": "Lock's message: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}},
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "all", "message"], "properties": {"verb": {"type": "string", "enum": ["lock"]}, "all": {"type": "boolean", "enum": [true]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$", "description": "Lock's message: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}}
+                    ]
                 },
                 "ActionResponse": {
                     "type": "object",

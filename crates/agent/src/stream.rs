@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use wms_host::MetricsReaders;
 
-/// A comment line sent to a quiet event stream now and then, so that proxies and clients
-/// can tell a quiet stream from a dead one (only while someone watches).
-const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// How often a comment line goes to a quiet event stream (only while someone watches):
+/// so that proxies and clients can tell a quiet stream from a dead one, and well within
+/// the agent's own idle deadline, which closes connections on which nothing moves.
+fn keep_alive(idle_timeout: f64) -> Duration {
+    Duration::from_secs_f64((idle_timeout / 2.0).clamp(0.5, 15.0))
+}
 
 /// Times each request for the latency histogram, and counts refusals by reason.
 pub async fn timed(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -105,6 +108,7 @@ pub async fn events(
     };
     // Subscribed before the backlog is taken, so nothing falls between the two.
     let rx = live.hub.subscribe();
+    let every = keep_alive(st.host.config.idle_timeout);
     let mut first = String::new();
     let mut last_sent = live.hub.last_id();
     match after {
@@ -134,7 +138,7 @@ pub async fn events(
                     ));
                 }
                 loop {
-                    match tokio::time::timeout(KEEP_ALIVE, rx.recv()).await {
+                    match tokio::time::timeout(every, rx.recv()).await {
                         Err(_) => {
                             return Some((Ok(Bytes::from_static(b":\n\n")), (None, rx, last_sent)))
                         }

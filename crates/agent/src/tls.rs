@@ -1,8 +1,7 @@
 //! The agent's TLS: which certificate and key it serves (a configured CA-signed pair, or
 //! its own self-signed pair made on first start), the fingerprint clients pin, and the
-//! listener that hands finished TLS connections to the router.
+//! TCP listeners (served, with their handshake deadline, by [`crate::serve`]).
 
-use axum::serve::Listener;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::fmt::Write as _;
@@ -11,17 +10,9 @@ use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
+use tokio::net::TcpListener;
 use wms_host::identity::HostNames;
 use wms_host::Config;
-
-/// A client that has not finished its handshake by then is dropped, so half-open
-/// connections cannot pile up.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -255,76 +246,6 @@ pub async fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
         }
     }
     Ok(out)
-}
-
-/// The TCP listeners, with TLS: yields connections whose handshake has finished, with
-/// the client's address. Handshakes run on their own tasks, so a slow or silent client
-/// holds up nobody else.
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(listeners: Vec<TcpListener>, config: Arc<rustls::ServerConfig>) -> TlsListener {
-        let (tx, incoming) = mpsc::channel(64);
-        let local = listeners
-            .first()
-            .and_then(|l| l.local_addr().ok())
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let acceptor = TlsAcceptor::from(config);
-        for listener in listeners {
-            tokio::spawn(accept_loop(listener, acceptor.clone(), tx.clone()));
-        }
-        TlsListener { incoming, local }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (tcp, addr) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of descriptors and the like: wait a little rather than spin.
-                tracing::warn!(error = %e, "cannot accept a TCP connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    let _ = tx.send((tls, addr)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(peer = %addr, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(peer = %addr, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(c) => c,
-            // Every accept loop is gone (they never end on their own): nothing more comes.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }
 
 #[cfg(test)]

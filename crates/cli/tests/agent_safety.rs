@@ -117,6 +117,7 @@ fn an_action_leaves_its_intent_in_the_audit_log_before_the_agent_is_killed() {
             ).as_bytes());
             let mut sink = String::new();
             let _ = s.read_to_string(&mut sink);
+            eprintln!("the agent answered the close: {sink}");
         })
     };
     // The close has begun: the session's shell has had its SIGTERM.

@@ -43,6 +43,53 @@ pub struct Config {
     /// The receive buffer, in bytes, of the agent's subscription to process events. An
     /// overflow costs a rescan of `/proc`, never a wrong table.
     pub event_buffer: usize,
+
+    // What the agent lets a peer make it hold or write (SPEC 7). Durations are seconds.
+    /// A TLS client must finish its handshake within this.
+    pub handshake_timeout: f64,
+    /// The head of a request must be complete within this, counted from when the
+    /// connection is ready for it (after the handshake, or after the previous answer).
+    pub header_timeout: f64,
+    /// A connection on which no request is being handled and nothing moved for this long
+    /// is closed: an idle kept-alive connection, or a client that stopped reading.
+    pub idle_timeout: f64,
+    /// A request body must arrive completely within this of the handler asking for it.
+    pub body_timeout: f64,
+    /// On SIGTERM, how long requests in flight may take to finish before the agent exits
+    /// anyway; unset, a close's `grace_period` plus `kill_timeout` plus 5 seconds.
+    pub shutdown_timeout: Option<f64>,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: u64,
+    /// The most session IDs one request may name.
+    pub max_session_ids: usize,
+    /// TLS connections at once, in all (lowered to what the descriptor limit leaves after
+    /// the local socket's share).
+    pub max_connections: usize,
+    /// TLS connections at once from one client address (an IPv6 /64 counts as one).
+    pub max_connections_per_ip: usize,
+    /// Unix-socket connections at once, in all, of users other than root.
+    pub max_local_connections: usize,
+    /// Unix-socket connections at once of one user (root included).
+    pub max_local_connections_per_user: usize,
+    /// Failed authentications one client address may make at once before it is refused
+    /// (429) without its token being looked at ...
+    pub auth_failures_burst: u32,
+    /// ... and how many more it is allowed per minute after that.
+    pub auth_failures_per_minute: f64,
+    /// Actions one caller (a user on the socket, root excepted, or a token) may send at
+    /// once ...
+    pub actions_burst: u32,
+    /// ... and how many more per second after that.
+    pub actions_per_second: f64,
+    /// Listings one caller may have the agent work on at once; more wait their turn.
+    pub list_concurrency: usize,
+    /// Repeats of a refusal (same kind, same peer) within this many seconds of the first
+    /// are written as one audit record with a count when the window ends.
+    pub refusal_window: f64,
+    /// The audit log is rotated before it would grow past this many bytes ...
+    pub audit_max_bytes: u64,
+    /// ... keeping this many old logs (`audit.log.1` the newest).
+    pub audit_keep: u32,
 }
 
 /// Who may read the agent's metrics.
@@ -67,6 +114,25 @@ impl Default for Config {
             tls_key: None,
             metrics_readers: MetricsReaders::Callers,
             event_buffer: 4 << 20,
+            handshake_timeout: 10.0,
+            header_timeout: 10.0,
+            idle_timeout: 10.0,
+            body_timeout: 10.0,
+            shutdown_timeout: None,
+            max_body_bytes: 64 * 1024,
+            max_session_ids: 4096,
+            max_connections: 4096,
+            max_connections_per_ip: 128,
+            max_local_connections: 512,
+            max_local_connections_per_user: 64,
+            auth_failures_burst: 10,
+            auth_failures_per_minute: 10.0,
+            actions_burst: 50,
+            actions_per_second: 5.0,
+            list_concurrency: 4,
+            refusal_window: 60.0,
+            audit_max_bytes: 64 * 1024 * 1024,
+            audit_keep: 5,
         }
     }
 }
@@ -91,6 +157,15 @@ impl Config {
 
     pub fn kill_deadline(&self) -> Duration {
         Duration::from_secs_f64(self.kill_timeout)
+    }
+
+    /// How long the agent lets requests in flight finish when told to stop: by default
+    /// long enough for a close that has begun to run its course.
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_secs_f64(
+            self.shutdown_timeout
+                .unwrap_or(self.grace_period + self.kill_timeout + 5.0),
+        )
     }
 
     /// Loads the configuration from `$WMS_CONFIG`, else `/etc/wms/wms.toml`, else defaults.
@@ -150,6 +225,60 @@ impl Config {
                 cfg.event_buffer
             ));
         }
+        // A deadline of 0 would refuse everything, and one of days is no deadline.
+        for (name, v) in [
+            ("handshake_timeout", cfg.handshake_timeout),
+            ("header_timeout", cfg.header_timeout),
+            ("idle_timeout", cfg.idle_timeout),
+            ("body_timeout", cfg.body_timeout),
+            ("shutdown_timeout", cfg.shutdown_timeout.unwrap_or(1.0)),
+            ("refusal_window", cfg.refusal_window),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+                return Err(format!(
+                    "{name} must be a number of seconds above 0 and at most 3600, not {v}"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("auth_failures_per_minute", cfg.auth_failures_per_minute),
+            ("actions_per_second", cfg.actions_per_second),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} must be a number above 0, not {v}"));
+            }
+        }
+        for (name, v) in [
+            ("max_session_ids", cfg.max_session_ids as u64),
+            ("max_connections", cfg.max_connections as u64),
+            ("max_connections_per_ip", cfg.max_connections_per_ip as u64),
+            ("max_local_connections", cfg.max_local_connections as u64),
+            (
+                "max_local_connections_per_user",
+                cfg.max_local_connections_per_user as u64,
+            ),
+            ("auth_failures_burst", u64::from(cfg.auth_failures_burst)),
+            ("actions_burst", u64::from(cfg.actions_burst)),
+            ("list_concurrency", cfg.list_concurrency as u64),
+            ("audit_keep", u64::from(cfg.audit_keep)),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        // Below a few records per file, rotation would be most of the work.
+        if cfg.max_body_bytes < 1024 {
+            return Err(format!(
+                "max_body_bytes must be at least 1024, not {}",
+                cfg.max_body_bytes
+            ));
+        }
+        if cfg.audit_max_bytes < 4096 {
+            return Err(format!(
+                "audit_max_bytes must be at least 4096, not {}",
+                cfg.audit_max_bytes
+            ));
+        }
         Ok(cfg)
     }
 }
@@ -193,6 +322,34 @@ mod tests {
         .unwrap();
         assert!(c.listen.is_empty());
         assert_eq!(c.tls_key, Some(PathBuf::from("/etc/wms/k.pem")));
+    }
+
+    #[test]
+    fn agent_limits_have_defaults_and_are_checked() {
+        let c = Config::default();
+        assert_eq!(c.max_body_bytes, 65536);
+        assert_eq!(c.audit_keep, 5);
+        // The default shutdown deadline outlasts a close that has begun.
+        assert_eq!(c.shutdown_deadline(), Duration::from_secs(15));
+        let c = Config::parse(
+            "header_timeout = 0.5
+shutdown_timeout = 2
+",
+        )
+        .unwrap();
+        assert_eq!(c.header_timeout, 0.5);
+        assert_eq!(c.shutdown_deadline(), Duration::from_secs(2));
+        for (text, key) in [
+            ("body_timeout = 0\n", "body_timeout"),
+            ("idle_timeout = -1\n", "idle_timeout"),
+            ("max_connections = 0\n", "max_connections"),
+            ("audit_max_bytes = 100\n", "audit_max_bytes"),
+            ("audit_keep = 0\n", "audit_keep"),
+            ("actions_per_second = 0\n", "actions_per_second"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

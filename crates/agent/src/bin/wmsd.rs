@@ -9,18 +9,18 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::UnixListener;
-use tokio::sync::watch;
-use wms_agent::audit::Audit;
+use wms_agent::audit::{Audit, SizePolicy};
 use wms_agent::live::Live;
-use wms_agent::tls::{Material, TlsListener};
+use wms_agent::serve::{Caps, Deadlines, Listeners};
+use wms_agent::tls::Material;
 use wms_agent::tokens::{TokenRole, TokenStore};
-use wms_agent::{app, AppState, Peer};
+use wms_agent::{app, AppState};
 use wms_host::{Config, Host};
 
 #[derive(Debug, Parser)]
@@ -170,7 +170,11 @@ fn serve() -> anyhow::Result<()> {
         .max_blocking_threads(4)
         .build()
         .context("cannot start the runtime")?;
-    rt.block_on(run(config))
+    let served = rt.block_on(run(config));
+    // Work still running past the shutdown deadline (a close's blocking steps) is not
+    // waited for: the deadline is the promise.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 /// The `listen` entries as socket addresses; the error names the bad one.
@@ -203,7 +207,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot remove the stale socket {}", socket.display()))?;
     }
     let audit_path = config.state_dir.join("audit.log");
-    let audit = Audit::open(&audit_path)
+    let policy = SizePolicy {
+        max_bytes: config.audit_max_bytes,
+        keep: config.audit_keep,
+    };
+    let audit = Audit::open_with(&audit_path, policy)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
     // Everything that can fail is checked before anything is bound, so a failed start
     // leaves no socket behind.
@@ -224,6 +232,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Anyone may connect: who they are comes from the kernel, and the rules decide.
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
         .with_context(|| format!("cannot set the mode of {}", socket.display()))?;
+    // Every connection holds a descriptor: take all the kernel allows, and share it so
+    // that TLS clients can never take what the local socket needs.
+    let nofile = wms_agent::serve::raise_nofile_limit();
+    let caps = Caps::fit(&config, nofile);
+    if caps.tcp_total < config.max_connections.min(config.max_connections_per_ip)
+        && !listen.is_empty()
+    {
+        tracing::warn!(
+            nofile,
+            ?caps,
+            "the open file limit leaves room for few TLS connections: raise it (LimitNOFILE=)"
+        );
+    }
+    let deadlines = Deadlines::from_config(&config);
     let tokens = TokenStore::new(&config.state_dir);
     // The live session table: kept current from the kernel's process events. Without
     // them (not root in the initial namespaces) the agent still serves, scanning /proc
@@ -242,38 +264,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let st = state.clone();
         tokio::spawn(live.publish(state.host.clone(), move |n| st.metrics.published(n)));
     }
-    tracing::info!(socket = %socket.display(), tcp = ?listen, "serving");
+    tracing::info!(socket = %socket.display(), tcp = ?listen, ?caps, "serving");
 
-    let (stop, stopped) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown().await;
-        let _ = stop.send(true);
-    });
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let router = app(state);
-    let on_unix = axum::serve(
-        unix,
-        router.clone().into_make_service_with_connect_info::<Peer>(),
-    )
-    .with_graceful_shutdown(until_stopped(stopped.clone()))
-    .into_future();
-    let served = match tls {
-        Some(tls_config) => {
-            let on_tcp = axum::serve(
-                TlsListener::new(tcp, tls_config),
-                router.into_make_service_with_connect_info::<Peer>(),
-            )
-            .with_graceful_shutdown(until_stopped(stopped))
-            .into_future();
-            let (u, t) = tokio::join!(on_unix, on_tcp);
-            u.and(t)
-        }
-        None => on_unix.await,
-    };
+    let listeners = Listeners { unix, tcp, tls };
+    wms_agent::serve::serve(app(state.clone()), listeners, deadlines, caps, shutdown()).await;
+    // Repeats of refusals still being counted are written before the agent goes.
+    wms_agent::refusals::flush(&state).await;
     let _ = std::fs::remove_file(&socket);
-    served.context("serving failed")
+    Ok(())
 }
 
 async fn shutdown() {
