@@ -3,8 +3,7 @@
 //! its pinned certificate or a CA). The requests are the ones the agent's OpenAPI
 //! document describes, over HTTP/1.1 (hyper).
 
-use crate::systems::{host_of, System};
-use crate::tls::{self, Pin};
+use crate::systems::{host_of, token_problem, System};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
@@ -16,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
 use wms_core::Session;
+use wms_trust::{self as tls, Pin};
 
 /// How long to wait for a remote agent to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,16 +44,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))
 }
 
-/// This machine's identity for the agent, so that a remote caller's own session is
-/// protected when the target is its own host.
-fn machine_id() -> Option<String> {
-    ["/etc/machine-id", "/proc/sys/kernel/random/boot_id"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 fn own_session() -> Option<u32> {
     std::fs::read_to_string("/proc/self/sessionid")
         .ok()?
@@ -75,8 +65,16 @@ impl AgentClient {
 
     /// A client for the remote agent `system` (no connection is made yet).
     pub fn remote(system: &System) -> Result<AgentClient, String> {
+        // Checked here, before any connection: such a token cannot go into a header, and
+        // the user must learn which saved system holds it.
+        if let Some(problem) = token_problem(&system.token) {
+            return Err(format!(
+                "the token saved for the system {} ({}) {problem}; nothing was sent. Add it again with `wms system add {} --token-file FILE`",
+                system.name, system.address, system.name
+            ));
+        }
         let (config, pin) = match (&system.ca, &system.fingerprint) {
-            (Some(ca), _) => (tls::ca_config(ca)?, None),
+            (Some(ca), _) => (tls::ca_config(ca).map_err(|e| e.to_string())?, None),
             (None, Some(fp)) => {
                 let pin = Pin::new(Some(fp.clone()));
                 (tls::pinned_config(pin.clone()), Some(pin))
@@ -108,7 +106,7 @@ impl AgentClient {
         let rt = runtime()?;
         rt.block_on(async {
             let tcp = connect_tcp(address).await?;
-            let name = tls::server_name(host_of(address))?;
+            let name = tls::server_name(host_of(address)).map_err(|e| e.to_string())?;
             tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
@@ -163,8 +161,10 @@ impl AgentClient {
                     let stream = tokio::net::UnixStream::connect(socket)
                         .await
                         .map_err(|e| format!("{who} cannot be reached: {e}"))?;
-                    let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())));
-                    exchange(stream, req.expect("a valid request"), &who).await
+                    let req = req
+                        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                        .map_err(|e| format!("cannot make a request for {who}: {e}"))?;
+                    exchange(stream, req, &who).await
                 }
                 Transport::Tls {
                     name,
@@ -174,7 +174,7 @@ impl AgentClient {
                     token,
                 } => {
                     let tcp = connect_tcp(address).await?;
-                    let server = tls::server_name(host_of(address))?;
+                    let server = tls::server_name(host_of(address)).map_err(|e| e.to_string())?;
                     let stream = match tokio_rustls::TlsConnector::from(config.clone())
                         .connect(server, tcp)
                         .await
@@ -183,14 +183,20 @@ impl AgentClient {
                         Err(e) => return Err(tls_failure(name, address, pin.as_deref(), &e)),
                     };
                     req = req.header("authorization", format!("Bearer {token}"));
-                    if let Some(m) = machine_id() {
+                    // This machine's identity, so that a remote caller's own session is protected
+                    // when the target is its own host.
+                    if let Some(m) = tls::machine_id() {
                         req = req.header("x-wms-machine-id", m);
                     }
                     if let Some(s) = own_session() {
                         req = req.header("x-wms-session-id", s.to_string());
                     }
-                    let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())));
-                    exchange(stream, req.expect("a valid request"), &who).await
+                    let req = req
+                        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                        .map_err(|e| {
+                            format!("cannot make a request for {who}: {e}; check its saved token with `wms system add {name}`")
+                        })?;
+                    exchange(stream, req, &who).await
                 }
             }
         })

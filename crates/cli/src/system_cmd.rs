@@ -3,10 +3,10 @@
 //! `--fingerprint`), or trusts a CA (`--ca`), and checks the token before saving.
 
 use crate::agent_client::AgentClient;
-use crate::systems::{self, address_of, System, Systems};
-use crate::tls::same_fingerprint;
+use crate::systems::{self, address_of, token_problem, System, Systems};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use wms_trust::same_fingerprint;
 
 pub struct AddArgs {
     pub host: String,
@@ -18,6 +18,12 @@ pub struct AddArgs {
 
 /// Adds (or replaces) a system; prints what was pinned.
 pub fn add(a: AddArgs) -> Result<(), String> {
+    if let Some(problem) = token_problem(&a.token) {
+        return Err(format!(
+            "the token given for {} {problem}; nothing was saved",
+            a.name
+        ));
+    }
     let path = systems::path()?;
     let mut all = Systems::load(&path)?;
     let address = address_of(&a.host);

@@ -3,8 +3,7 @@
 //! token to present. Kept in `~/.config/wms/systems.json`, readable by this user only.
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The agent's TLS port when an address names none.
@@ -29,6 +28,28 @@ pub struct System {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Systems {
     pub systems: Vec<System>,
+}
+
+/// What is wrong with a token, if anything. A token goes into an HTTP header, so it must
+/// be visible ASCII (as `wmsd token create` prints it); a byte that slipped in when it was
+/// pasted (a `\r`, a tab, a non-ASCII character) is named with its position, so the user
+/// can see it was the paste and not the server.
+pub fn token_problem(token: &str) -> Option<String> {
+    if token.is_empty() {
+        return Some("is empty".into());
+    }
+    let (at, c) = token.char_indices().find(|(_, c)| !c.is_ascii_graphic())?;
+    let what = match c {
+        '\r' => "a carriage return (\\r)".to_string(),
+        '\n' => "a line feed (\\n)".to_string(),
+        '\t' => "a tab".to_string(),
+        ' ' => "a space".to_string(),
+        c if c.is_ascii() => format!("the control byte 0x{:02X}", c as u32),
+        c => format!("the non-ASCII character {c:?}"),
+    };
+    Some(format!(
+        "contains {what} at byte {at}; a token is visible ASCII only, as `wmsd token create` printed it"
+    ))
 }
 
 /// `$XDG_CONFIG_HOME/wms` or `~/.config/wms`.
@@ -88,18 +109,8 @@ impl Systems {
         std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| fail("protect the directory of", e))?;
-        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| fail("write", e))?;
         let text = serde_json::to_string_pretty(self).expect("systems serialise");
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| fail("write", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| fail("replace", e))
+        wms_host::fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|e| fail("write", e))
     }
 
     pub fn find(&self, name: &str) -> Option<&System> {
@@ -160,5 +171,16 @@ mod tests {
         assert!(back.remove("lab1"));
         assert!(!back.remove("lab1"));
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn tokens_with_stray_bytes_are_named() {
+        assert_eq!(token_problem("wms_0123abcd"), None);
+        assert_eq!(token_problem("").as_deref(), Some("is empty"));
+        let p = token_problem("wms_01\r").unwrap();
+        assert!(p.contains("carriage return") && p.contains("byte 6"), "{p}");
+        assert!(token_problem("wms_\u{1}x").unwrap().contains("0x01"));
+        assert!(token_problem("wms_é").unwrap().contains("non-ASCII"));
+        assert!(token_problem("wms 1").unwrap().contains("a space"));
     }
 }

@@ -39,6 +39,9 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::fs::FlockOperation;
 use rustix::process::{Pid, Signal};
 
+// The generator forks and runs raw system calls in the child (test code; each unsafe
+// block says why it is sound).
+#[allow(unsafe_code)]
 pub mod gen;
 
 /// The machine-wide lock file serialising user creation and the binary cache.
@@ -602,6 +605,7 @@ fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     let parent = rustix::process::getpid();
     // SAFETY: the closure runs in the forked child before exec and only makes raw,
     // async-signal-safe system calls (prctl, getppid) without allocating or locking.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
             rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
@@ -1042,6 +1046,7 @@ impl Sshd {
                 .stderr(slave.try_clone().expect("dup pty slave"));
             // SAFETY: the closure runs in the forked child before exec and only makes raw,
             // async-signal-safe system calls (setsid, ioctl) without allocating or locking.
+            #[allow(unsafe_code)]
             unsafe {
                 cmd.pre_exec(|| {
                     rustix::process::setsid()?;
