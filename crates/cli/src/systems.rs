@@ -6,6 +6,31 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// Why the saved systems cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemsError {
+    #[error("HOME is not set: cannot find ~/.config/wms")]
+    NoHome,
+    #[error("{} is not a valid systems file: {error}", path.display())]
+    Invalid {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot {what} {}: {error}", path.display())]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the systems file has no directory")]
+    NoDirectory,
+}
+
 /// The agent's TLS port when an address names none.
 pub const DEFAULT_PORT: u16 = 7390;
 
@@ -53,15 +78,15 @@ pub fn token_problem(token: &str) -> Option<String> {
 }
 
 /// `$XDG_CONFIG_HOME/wms` or `~/.config/wms`.
-pub fn config_dir() -> Result<PathBuf, String> {
+pub fn config_dir() -> Result<PathBuf, SystemsError> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join("wms"));
     }
-    let home = std::env::var_os("HOME").ok_or("HOME is not set: cannot find ~/.config/wms")?;
+    let home = std::env::var_os("HOME").ok_or(SystemsError::NoHome)?;
     Ok(PathBuf::from(home).join(".config/wms"))
 }
 
-pub fn path() -> Result<PathBuf, String> {
+pub fn path() -> Result<PathBuf, SystemsError> {
     Ok(config_dir()?.join("systems.json"))
 }
 
@@ -93,19 +118,28 @@ pub fn host_of(address: &str) -> &str {
 
 impl Systems {
     /// The systems in `path`; none when it does not exist yet.
-    pub fn load(path: &Path) -> Result<Systems, String> {
+    pub fn load(path: &Path) -> Result<Systems, SystemsError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not a valid systems file: {e}", path.display())),
+            Ok(text) => serde_json::from_str(&text).map_err(|error| SystemsError::Invalid {
+                path: path.to_owned(),
+                error,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Systems::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(error) => Err(SystemsError::Read {
+                path: path.to_owned(),
+                error,
+            }),
         }
     }
 
     /// Writes the file atomically, mode 0600 in a 0700 directory: it holds tokens.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
-        let dir = path.parent().ok_or("the systems file has no directory")?;
+    pub fn save(&self, path: &Path) -> Result<(), SystemsError> {
+        let fail = |what: &'static str, error: std::io::Error| SystemsError::Write {
+            what,
+            path: path.to_owned(),
+            error,
+        };
+        let dir = path.parent().ok_or(SystemsError::NoDirectory)?;
         std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| fail("protect the directory of", e))?;
