@@ -1,5 +1,6 @@
-//! The one atomic file write of wms: the lock records here, the client's saved systems and
-//! (through its own re-export) the agent's state files all go through [`write_atomic`].
+//! The atomic file write of wms: the lock records here and the client's saved systems go
+//! through [`write_atomic`]. (The agent's `fsutil::write_atomic` takes the same steps and
+//! is meant to become a call to this one.)
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
