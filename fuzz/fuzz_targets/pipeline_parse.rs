@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
             }
             assert_eq!(pipeline::parse(&again).as_ref(), Ok(&targets), "{again:?}");
         }
-        Err(message) => {
+        Err(error) => {
+            let message = error.to_string();
             assert!(
                 message.starts_with("line ") || message.starts_with("element "),
                 "{message:?} for {input:?}"

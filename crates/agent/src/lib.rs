@@ -132,13 +132,10 @@ pub const MACHINE_ID_HEADER: &str = "x-wms-machine-id";
 /// The header a remote caller names the session it runs in (on its host) in.
 pub const SESSION_ID_HEADER: &str = "x-wms-session-id";
 
-/// This host's machine ID: `/etc/machine-id`, or the boot ID where there is none.
+/// This host's machine ID: `/etc/machine-id`, or the boot ID where it is missing or
+/// empty (the client's, from wms-trust, so that both sides agree).
 pub fn machine_id() -> Option<String> {
-    ["/etc/machine-id", "/proc/sys/kernel/random/boot_id"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty())
+    wms_trust::machine_id()
 }
 
 /// The API: `GET /v1/sessions`, `POST /v1/actions`, `GET /openapi.json`.

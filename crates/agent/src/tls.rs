@@ -4,7 +4,6 @@
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
@@ -148,17 +147,9 @@ fn pem_reason(e: rustls::pki_types::pem::Error, what: &str) -> String {
 }
 
 /// `SHA256:` and the certificate's SHA-256 digest as uppercase hex pairs joined by `:`,
-/// as `openssl x509 -noout -fingerprint -sha256` prints it.
+/// as `openssl x509 -noout -fingerprint -sha256` prints it (the client's, from wms-trust).
 pub fn fingerprint(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let mut out = String::from("SHA256:");
-    for (i, b) in digest.as_ref().iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        let _ = write!(out, "{b:02X}");
-    }
-    out
+    wms_trust::fingerprint(der)
 }
 
 /// Makes the agent's own key and certificate if they do not both exist. Held under a lock

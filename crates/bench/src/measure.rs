@@ -175,8 +175,9 @@ pub fn time_until_gone(mut cmd: Command, pins: &[OwnedFd], ids: &[u32]) -> Resul
     // wait4, for the command's resource usage (std's wait does not give it).
     let (status, cpu) = {
         let mut raw = 0;
-        // SAFETY: wait4 on our own child with valid out-pointers.
+        // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child with valid out-pointers.
         let r = unsafe { libc::wait4(child.id() as i32, &mut raw, 0, &mut ru) };
         if r < 0 {
             return Err(format!("wait4: {}", std::io::Error::last_os_error()));
@@ -228,8 +229,9 @@ pub fn time_command(argv: &[String]) -> Result<(f64, f64), String> {
         .spawn()
         .map_err(|e| format!("spawn {argv:?}: {e}"))?;
     let mut raw = 0;
-    // SAFETY: wait4 on our own child with valid out-pointers.
+    // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid out-pointers.
     let r = unsafe { libc::wait4(child.id() as i32, &mut raw, 0, &mut ru) };
     let wall = t0.elapsed().as_secs_f64();
     if r < 0 {

@@ -1,8 +1,9 @@
 //! The idiomatic Unix spelling (`wms session list|close ...`), parsed by clap and turned
-//! into the same [`Request`] as the cmdlet spelling.
+//! into the same [`Request`] as the cmdlet spelling (what was typed, checked for form; the
+//! hosts file is read when the plan is made, in `plan`).
 
 use crate::cmdlet::{ActionPreference, OutputFormat, SelectionArg};
-use crate::exec::Request;
+use crate::plan::Request;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wms_core::Verb;
 
@@ -162,16 +163,25 @@ pub struct ActArgs {
     pub common: Common,
 }
 
+/// A usage error of the Unix spelling (exit status 2; nothing was done).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error("invalid session ID '{0}': a session ID is a number from 0 to 4294967295")]
+    SessionId(String),
+    #[error("actions print results only as JSON: use -o json, or no -o")]
+    ActionFormat,
+}
+
 /// Parses space- or comma-separated session IDs; the error names the bad one.
-pub fn parse_ids(words: &[String]) -> Result<Vec<u32>, String> {
+pub fn parse_ids(words: &[String]) -> Result<Vec<u32>, UsageError> {
     words
         .iter()
         .flat_map(|w| w.split(','))
         .filter(|w| !w.trim().is_empty())
         .map(|w| {
-            w.trim().parse::<u32>().map_err(|_| {
-                format!("invalid session ID '{w}': a session ID is a number from 0 to 4294967295")
-            })
+            w.trim()
+                .parse::<u32>()
+                .map_err(|_| UsageError::SessionId(w.to_string()))
         })
         .collect()
 }
@@ -193,30 +203,12 @@ fn pref(p: Option<Preference>) -> ActionPreference {
     }
 }
 
-/// The hosts named in a hosts file: one per line, blank lines and `#` comments skipped.
-pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the hosts file {}: {e}", path.display()))?;
-    Ok(parse_hosts(&text))
-}
-
-fn parse_hosts(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn request(verb: Verb, selection: SelectionArg, common: Common) -> Result<Request, String> {
-    let mut servers = common.servers;
-    if let Some(f) = &common.hosts_file {
-        servers.extend(read_hosts_file(f)?);
-    }
-    Ok(Request {
+fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
+    Request {
         verb,
         selection,
-        servers,
+        servers: common.servers,
+        hosts_file: common.hosts_file,
         message: None,
         what_if: false,
         confirm: false,
@@ -225,11 +217,11 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Result<Reques
         error_action: pref(common.error_action),
         warning_action: pref(common.warning_action),
         output: None,
-    })
+    }
 }
 
 /// Turns parsed arguments into a request; the error is a usage message.
-pub fn to_request(cli: Cli) -> Result<Request, String> {
+pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
     match cli.command {
         Command::Session(SessionCommand::List(a)) => {
             let ids = parse_ids(&a.ids)?;
@@ -240,7 +232,7 @@ pub fn to_request(cli: Cli) -> Result<Request, String> {
             };
             Ok(Request {
                 output: Some(format(a.output)),
-                ..request(Verb::Get, sel, a.common)?
+                ..request(Verb::Get, sel, a.common)
             })
         }
         Command::System(_) => unreachable!("system commands are not session requests"),
@@ -253,7 +245,7 @@ pub fn to_request(cli: Cli) -> Result<Request, String> {
     }
 }
 
-fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Request, String> {
+fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Request, UsageError> {
     let ids = parse_ids(&a.ids)?;
     let sel = match (a.all, ids.is_empty()) {
         (true, _) => SelectionArg::All,
@@ -261,14 +253,14 @@ fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Reques
         (false, true) => SelectionArg::Unbound,
     };
     if matches!(a.output, Some(Format::List | Format::Table)) {
-        return Err("actions print results only as JSON: use -o json, or no -o".into());
+        return Err(UsageError::ActionFormat);
     }
     Ok(Request {
         what_if: a.what_if,
         confirm: a.confirm,
         output: a.output.map(format),
         message,
-        ..request(verb, sel, a.common)?
+        ..request(verb, sel, a.common)
     })
 }
 
@@ -279,7 +271,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Request, String> {
         let cli = Cli::try_parse_from(std::iter::once("wms").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        to_request(cli)
+        to_request(cli).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -317,15 +309,12 @@ mod tests {
     }
 
     #[test]
-    fn hosts_files_skip_blanks_and_comments() {
+    fn a_hosts_file_is_kept_for_the_plan() {
+        // Read when the plan is made (plan::tests::hosts_files_skip_blanks_and_comments).
+        let r = parse(&["session", "list", "--hosts-file", "/nonexistent/hosts"]).unwrap();
         assert_eq!(
-            parse_hosts("lab1\n\n# the lab\nlab2  # second\n   \nlab3:8000\n"),
-            ["lab1", "lab2", "lab3:8000"]
-        );
-        let e = parse(&["session", "list", "--hosts-file", "/nonexistent/hosts"]).unwrap_err();
-        assert!(
-            e.starts_with("cannot read the hosts file /nonexistent/hosts"),
-            "{e}"
+            r.hosts_file.as_deref(),
+            Some(std::path::Path::new("/nonexistent/hosts"))
         );
     }
 

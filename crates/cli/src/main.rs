@@ -1,22 +1,29 @@
 //! `wms`: see and manage the login sessions of Linux hosts, MultiPoint style. Two
 //! spellings of one command set: `wms session close 3` and `wms Close-WmsSession 3`.
 //!
-//! Exit status: 0 when every target was handled, 1 when any target ended in an error,
-//! 2 for a usage or binding error (nothing was done).
+//! Exit status: 0 when every target was handled (or standard output was closed by its
+//! reader, `wms ... | head -1`), 1 when any target ended in an error, 2 for a usage or
+//! binding error (nothing was done).
 
+use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
-use wms_cli::{cli, cmdlet, exec};
+use wms_cli::exec::{self, exit};
+use wms_cli::output::WriteError;
+use wms_cli::plan::{self, PlanError, Request};
+use wms_cli::system_cmd::{self, SystemError};
+use wms_cli::{cli, cmdlet};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     // `wms <Verb>-WmsSession ...` is the cmdlet spelling; anything else is the Unix one.
     if let Some(verb) = args.get(1).and_then(|a| cmdlet::cmdlet_verb(a)) {
         return match cmdlet::bind(verb, &args[2..]) {
-            Ok(inv) => ExitCode::from(exec::run(exec::Request {
+            Ok(inv) => run(Request {
                 verb: inv.verb,
                 selection: inv.selection,
                 servers: inv.server.into_iter().collect(),
+                hosts_file: None,
                 message: inv.message,
                 what_if: inv.what_if,
                 confirm: inv.confirm.unwrap_or(false),
@@ -25,10 +32,10 @@ fn main() -> ExitCode {
                 error_action: inv.error_action,
                 warning_action: inv.warning_action,
                 output: inv.output,
-            })),
+            }),
             Err(e) => {
                 eprintln!("{e}");
-                ExitCode::from(exec::exit::USAGE)
+                ExitCode::from(exit::USAGE)
             }
         };
     }
@@ -36,24 +43,58 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exec::exit::USAGE } else { 0 });
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
     if let cli::Command::System(cmd) = parsed.command {
-        return system(cmd);
+        return match system(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if closed_stdout(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wms system: {e:#}");
+                ExitCode::from(exit::TARGET_ERROR)
+            }
+        };
     }
     match cli::to_request(parsed) {
-        Ok(req) => ExitCode::from(exec::run(req)),
+        Ok(req) => run(req),
         Err(msg) => {
             eprintln!("wms: {msg}");
-            ExitCode::from(exec::exit::USAGE)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
 
-fn system(cmd: cli::SystemCommand) -> ExitCode {
-    use wms_cli::system_cmd;
-    let result = match cmd {
+/// The two steps: the plan (nothing is done when it cannot be made), then its execution.
+fn run(req: Request) -> ExitCode {
+    match plan::resolve(req) {
+        Ok(plan) => ExitCode::from(exec::run(plan)),
+        Err(PlanError::Binding(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(e @ PlanError::HostsFile { .. }) => {
+            eprintln!("wms: {e}");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(e @ PlanError::Config(_)) => {
+            eprintln!("wms: {e}");
+            ExitCode::from(exit::TARGET_ERROR)
+        }
+    }
+}
+
+/// Whether `e` is only that standard output was closed by its reader: a quiet end, as
+/// ripgrep does it.
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<SystemError>(),
+        Some(SystemError::Output(WriteError::Closed))
+    )
+}
+
+fn system(cmd: cli::SystemCommand) -> anyhow::Result<()> {
+    match cmd {
         cli::SystemCommand::Add {
             host,
             name,
@@ -61,31 +102,24 @@ fn system(cmd: cli::SystemCommand) -> ExitCode {
             token_file,
             fingerprint,
             ca,
-        } => token
-            .map(Ok)
-            .unwrap_or_else(|| {
-                let path = token_file.expect("clap requires a token or a token file");
-                std::fs::read_to_string(&path)
+        } => {
+            let token = match (token, token_file) {
+                (Some(t), _) => t,
+                (None, Some(path)) => std::fs::read_to_string(&path)
                     .map(|t| t.trim().to_string())
-                    .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))
-            })
-            .and_then(|token| {
-                system_cmd::add(system_cmd::AddArgs {
-                    name: name.unwrap_or_else(|| host.clone()),
-                    host,
-                    token,
-                    fingerprint,
-                    ca,
-                })
-            }),
-        cli::SystemCommand::List => system_cmd::list(),
-        cli::SystemCommand::Remove { name } => system_cmd::remove(&name),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wms system: {e}");
-            ExitCode::from(exec::exit::TARGET_ERROR)
+                    .with_context(|| format!("cannot read the token file {}", path.display()))?,
+                (None, None) => unreachable!("clap requires a token or a token file"),
+            };
+            system_cmd::add(system_cmd::AddArgs {
+                name: name.unwrap_or_else(|| host.clone()),
+                host,
+                token,
+                fingerprint,
+                ca,
+            })?
         }
+        cli::SystemCommand::List => system_cmd::list()?,
+        cli::SystemCommand::Remove { name } => system_cmd::remove(&name)?,
     }
+    Ok(())
 }

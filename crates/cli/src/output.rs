@@ -1,9 +1,38 @@
 //! How sessions and results are printed: the seed's list form (`Name : Value`), a table,
-//! or JSON lines with the PascalCase property names.
+//! or JSON lines with the PascalCase property names; and the one way to standard output,
+//! [`stdout`], which tells a closed standard output (`wms ... | head -1`) from a failure.
 
 use crate::cmdlet::OutputFormat;
 use std::fmt::Write as _;
+use std::io::{self, Write as _};
 use wms_core::Session;
+
+/// Standard output could not take what was printed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The reader went away (`wms session list | head -1`). Not a failure: the command
+    /// ends quietly, as it would have been ended by SIGPIPE (Rust ignores that signal).
+    #[error("standard output was closed")]
+    Closed,
+    #[error("cannot write to standard output: {0}")]
+    Failed(io::Error),
+}
+
+/// Writes `text` to standard output and flushes it.
+pub fn stdout(text: &str) -> Result<(), WriteError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe => WriteError::Closed,
+            _ => WriteError::Failed(e),
+        })
+}
+
+/// Writes one line to standard output.
+pub fn stdout_line(line: &str) -> Result<(), WriteError> {
+    stdout(&format!("{line}\n"))
+}
 
 /// The list form of Format-List: names padded to the longest, a blank line between objects.
 pub fn list(sessions: &[Session]) -> String {

@@ -4,7 +4,48 @@
 //! nothing.
 
 use serde_json::Value;
+use std::fmt;
 use wms_core::SessionId;
+
+/// Where in the input a fault is: a line (JSON lines, or a JSON array that does not
+/// parse), or an element of a JSON array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Line(usize),
+    Element(usize),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Line(n) => write!(f, "line {n}"),
+            Place::Element(n) => write!(f, "element {n} of the JSON array"),
+        }
+    }
+}
+
+/// What is wrong with piped input, and where; the whole input is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {problem}")]
+pub struct PipelineError {
+    pub at: Place,
+    pub problem: Problem,
+}
+
+/// What is wrong with one piped object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("not valid JSON: {0}")]
+    NotJson(String),
+    #[error("expected a session object ({{\"SessionId\": ...}})")]
+    NotAnObject,
+    #[error("the object has no SessionId property")]
+    NoSessionId,
+    #[error("SessionId {0} is not a UInt32")]
+    BadSessionId(String),
+    #[error("Server {0} is not a host name")]
+    BadServer(String),
+}
 
 /// One piped target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,15 +55,16 @@ pub struct PipedTarget {
 }
 
 /// Parses piped session objects; the error names the line (or array element) at fault.
-pub fn parse(input: &str) -> Result<Vec<PipedTarget>, String> {
+pub fn parse(input: &str) -> Result<Vec<PipedTarget>, PipelineError> {
+    let fault = |at, problem| PipelineError { at, problem };
     let trimmed = input.trim_start();
     if trimmed.starts_with('[') {
         let arr: Vec<Value> = serde_json::from_str(input)
-            .map_err(|e| format!("line {}: not valid JSON: {e}", e.line()))?;
+            .map_err(|e| fault(Place::Line(e.line()), Problem::NotJson(e.to_string())))?;
         return arr
             .iter()
             .enumerate()
-            .map(|(i, v)| bind(v).map_err(|m| format!("element {} of the JSON array: {m}", i + 1)))
+            .map(|(i, v)| bind(v).map_err(|p| fault(Place::Element(i + 1), p)))
             .collect();
     }
     input
@@ -31,8 +73,8 @@ pub fn parse(input: &str) -> Result<Vec<PipedTarget>, String> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             let v: Value = serde_json::from_str(l)
-                .map_err(|e| format!("line {}: not valid JSON: {e}", i + 1))?;
-            bind(&v).map_err(|m| format!("line {}: {m}", i + 1))
+                .map_err(|e| fault(Place::Line(i + 1), Problem::NotJson(e.to_string())))?;
+            bind(&v).map_err(|p| fault(Place::Line(i + 1), p))
         })
         .collect()
 }
@@ -45,22 +87,20 @@ fn property<'a>(obj: &'a serde_json::Map<String, Value>, names: &[&str]) -> Opti
     })
 }
 
-fn bind(v: &Value) -> Result<PipedTarget, String> {
-    let obj = v
-        .as_object()
-        .ok_or("expected a session object ({\"SessionId\": ...})")?;
-    let id = property(obj, &["SessionId"]).ok_or("the object has no SessionId property")?;
+fn bind(v: &Value) -> Result<PipedTarget, Problem> {
+    let obj = v.as_object().ok_or(Problem::NotAnObject)?;
+    let id = property(obj, &["SessionId"]).ok_or(Problem::NoSessionId)?;
     let session_id = match id {
         Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
     .map(SessionId)
-    .ok_or_else(|| format!("SessionId {id} is not a UInt32"))?;
+    .ok_or_else(|| Problem::BadSessionId(id.to_string()))?;
     let server = match property(obj, &["Server", "ComputerName"]) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(other) => return Err(format!("Server {other} is not a host name")),
+        Some(other) => return Err(Problem::BadServer(other.to_string())),
     };
     Ok(PipedTarget { session_id, server })
 }
@@ -102,15 +142,19 @@ mod tests {
 
     #[test]
     fn broken_json_names_the_line() {
-        let e = parse("{\"SessionId\":3}\n{\"SessionId\":\n").unwrap_err();
+        let e = parse("{\"SessionId\":3}\n{\"SessionId\":\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2: not valid JSON"), "{e}");
-        let e = parse("{\"SessionId\":3}\n{\"UserName\":\"x\"}\n").unwrap_err();
+        let e = parse("{\"SessionId\":3}\n{\"UserName\":\"x\"}\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "line 2: the object has no SessionId property");
-        let e = parse("{\"SessionId\":-1}").unwrap_err();
+        let e = parse("{\"SessionId\":-1}").unwrap_err().to_string();
         assert_eq!(e, "line 1: SessionId -1 is not a UInt32");
-        let e = parse("[{\"SessionId\":1},7]").unwrap_err();
+        let e = parse("[{\"SessionId\":1},7]").unwrap_err().to_string();
         assert!(e.starts_with("element 2 of the JSON array"), "{e}");
-        let e = parse("[{\"SessionId\":1},").unwrap_err();
+        let e = parse("[{\"SessionId\":1},").unwrap_err().to_string();
         assert!(e.starts_with("line 1: not valid JSON"), "{e}");
     }
 }

@@ -2,11 +2,39 @@
 //! Add-WmsSystem. Adding one pins its certificate (shown first, or given with
 //! `--fingerprint`), or trusts a CA (`--ca`), and checks the token before saving.
 
-use crate::agent_client::AgentClient;
-use crate::systems::{self, address_of, System, Systems};
-use crate::tls::same_fingerprint;
+use crate::agent_client::{block_on, AgentClient, ClientError};
+use crate::output::{stdout_line, WriteError};
+use crate::systems::{self, address_of, token_problem, System, Systems, SystemsError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use wms_trust::same_fingerprint;
+
+/// Why a `wms system` command did nothing (or, for [`SystemError::Output`], stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    #[error(transparent)]
+    Systems(#[from] SystemsError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("the token given for {name} {problem}; nothing was saved")]
+    BadToken { name: String, problem: String },
+    #[error("the agent at {address} presents the certificate {seen}, not the {given} you gave; nothing was saved")]
+    OtherCertificate {
+        address: String,
+        seen: String,
+        given: String,
+    },
+    #[error("the agent at {address} presents the certificate {seen}; check it on that host (`wmsd fingerprint`) and pass it with --fingerprint to pin it")]
+    UncheckedCertificate { address: String, seen: String },
+    #[error("not pinned; nothing was saved")]
+    Declined,
+    #[error("{0}; nothing was saved")]
+    TokenRefused(ClientError),
+    #[error("there is no system named '{0}' (see `wms system list`)")]
+    NoSuchSystem(String),
+    #[error(transparent)]
+    Output(#[from] WriteError),
+}
 
 pub struct AddArgs {
     pub host: String,
@@ -17,19 +45,27 @@ pub struct AddArgs {
 }
 
 /// Adds (or replaces) a system; prints what was pinned.
-pub fn add(a: AddArgs) -> Result<(), String> {
+pub fn add(a: AddArgs) -> Result<(), SystemError> {
+    if let Some(problem) = token_problem(&a.token) {
+        return Err(SystemError::BadToken {
+            name: a.name,
+            problem,
+        });
+    }
     let path = systems::path()?;
     let mut all = Systems::load(&path)?;
     let address = address_of(&a.host);
     let fingerprint = match &a.ca {
         Some(_) => None,
         None => {
-            let seen = AgentClient::probe_fingerprint(&address)?;
+            let seen = block_on(AgentClient::probe_fingerprint(&address))?;
             match &a.fingerprint {
                 Some(given) if !same_fingerprint(given, &seen) => {
-                    return Err(format!(
-                        "the agent at {address} presents the certificate {seen}, not the {given} you gave; nothing was saved"
-                    ))
+                    return Err(SystemError::OtherCertificate {
+                        address,
+                        seen,
+                        given: given.clone(),
+                    })
                 }
                 Some(_) => {}
                 None => confirm_pin(&address, &seen)?,
@@ -45,9 +81,8 @@ pub fn add(a: AddArgs) -> Result<(), String> {
         token: a.token,
     };
     // The token must work before it is kept.
-    AgentClient::remote(&system)?
-        .sessions()
-        .map_err(|e| format!("{e}; nothing was saved"))?;
+    let client = AgentClient::remote(&system)?;
+    block_on(client.sessions()).map_err(SystemError::TokenRefused)?;
     let trust = match (&system.fingerprint, &system.ca) {
         (Some(fp), _) => format!("certificate {fp} pinned"),
         (None, Some(ca)) => format!("certificates signed by {} trusted", ca.display()),
@@ -55,18 +90,19 @@ pub fn add(a: AddArgs) -> Result<(), String> {
     };
     all.put(system);
     all.save(&path)?;
-    println!("Added {} ({address}): {trust}.", a.name);
+    stdout_line(&format!("Added {} ({address}): {trust}.", a.name))?;
     Ok(())
 }
 
 /// Shows the fingerprint and asks, like ssh on first contact; without a terminal, the
 /// fingerprint must be given.
-fn confirm_pin(address: &str, seen: &str) -> Result<(), String> {
+fn confirm_pin(address: &str, seen: &str) -> Result<(), SystemError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(format!(
-            "the agent at {address} presents the certificate {seen}; check it on that host (`wmsd fingerprint`) and pass it with --fingerprint to pin it"
-        ));
+        return Err(SystemError::UncheckedCertificate {
+            address: address.to_string(),
+            seen: seen.to_string(),
+        });
     }
     eprint!(
         "The agent at {address} presents the certificate\n  {seen}\nCompare it with `wmsd fingerprint` on that host. Pin it? [y/N] "
@@ -77,11 +113,11 @@ fn confirm_pin(address: &str, seen: &str) -> Result<(), String> {
     if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
-        Err("not pinned; nothing was saved".into())
+        Err(SystemError::Declined)
     }
 }
 
-pub fn list() -> Result<(), String> {
+pub fn list() -> Result<(), SystemError> {
     let all = Systems::load(&systems::path()?)?;
     let rows: Vec<[String; 3]> = all
         .systems
@@ -108,20 +144,25 @@ pub fn list() -> Result<(), String> {
         .chain([rule])
         .chain(rows)
     {
-        println!("{:<w0$} {:<w1$} {}", r[0], r[1], r[2], w0 = w[0], w1 = w[1]);
+        stdout_line(&format!(
+            "{:<w0$} {:<w1$} {}",
+            r[0],
+            r[1],
+            r[2],
+            w0 = w[0],
+            w1 = w[1]
+        ))?;
     }
     Ok(())
 }
 
-pub fn remove(name: &str) -> Result<(), String> {
+pub fn remove(name: &str) -> Result<(), SystemError> {
     let path = systems::path()?;
     let mut all = Systems::load(&path)?;
     if !all.remove(name) {
-        return Err(format!(
-            "there is no system named '{name}' (see `wms system list`)"
-        ));
+        return Err(SystemError::NoSuchSystem(name.to_string()));
     }
     all.save(&path)?;
-    println!("Removed {name}.");
+    stdout_line(&format!("Removed {name}."))?;
     Ok(())
 }

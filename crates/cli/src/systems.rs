@@ -3,9 +3,33 @@
 //! token to present. Kept in `~/.config/wms/systems.json`, readable by this user only.
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// Why the saved systems cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemsError {
+    #[error("HOME is not set: cannot find ~/.config/wms")]
+    NoHome,
+    #[error("{} is not a valid systems file: {error}", path.display())]
+    Invalid {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot {what} {}: {error}", path.display())]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the systems file has no directory")]
+    NoDirectory,
+}
 
 /// The agent's TLS port when an address names none.
 pub const DEFAULT_PORT: u16 = 7390;
@@ -31,16 +55,38 @@ pub struct Systems {
     pub systems: Vec<System>,
 }
 
+/// What is wrong with a token, if anything. A token goes into an HTTP header, so it must
+/// be visible ASCII (as `wmsd token create` prints it); a byte that slipped in when it was
+/// pasted (a `\r`, a tab, a non-ASCII character) is named with its position, so the user
+/// can see it was the paste and not the server.
+pub fn token_problem(token: &str) -> Option<String> {
+    if token.is_empty() {
+        return Some("is empty".into());
+    }
+    let (at, c) = token.char_indices().find(|(_, c)| !c.is_ascii_graphic())?;
+    let what = match c {
+        '\r' => "a carriage return (\\r)".to_string(),
+        '\n' => "a line feed (\\n)".to_string(),
+        '\t' => "a tab".to_string(),
+        ' ' => "a space".to_string(),
+        c if c.is_ascii() => format!("the control byte 0x{:02X}", c as u32),
+        c => format!("the non-ASCII character {c:?}"),
+    };
+    Some(format!(
+        "contains {what} at byte {at}; a token is visible ASCII only, as `wmsd token create` printed it"
+    ))
+}
+
 /// `$XDG_CONFIG_HOME/wms` or `~/.config/wms`.
-pub fn config_dir() -> Result<PathBuf, String> {
+pub fn config_dir() -> Result<PathBuf, SystemsError> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join("wms"));
     }
-    let home = std::env::var_os("HOME").ok_or("HOME is not set: cannot find ~/.config/wms")?;
+    let home = std::env::var_os("HOME").ok_or(SystemsError::NoHome)?;
     Ok(PathBuf::from(home).join(".config/wms"))
 }
 
-pub fn path() -> Result<PathBuf, String> {
+pub fn path() -> Result<PathBuf, SystemsError> {
     Ok(config_dir()?.join("systems.json"))
 }
 
@@ -72,34 +118,33 @@ pub fn host_of(address: &str) -> &str {
 
 impl Systems {
     /// The systems in `path`; none when it does not exist yet.
-    pub fn load(path: &Path) -> Result<Systems, String> {
+    pub fn load(path: &Path) -> Result<Systems, SystemsError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not a valid systems file: {e}", path.display())),
+            Ok(text) => serde_json::from_str(&text).map_err(|error| SystemsError::Invalid {
+                path: path.to_owned(),
+                error,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Systems::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(error) => Err(SystemsError::Read {
+                path: path.to_owned(),
+                error,
+            }),
         }
     }
 
     /// Writes the file atomically, mode 0600 in a 0700 directory: it holds tokens.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
-        let dir = path.parent().ok_or("the systems file has no directory")?;
+    pub fn save(&self, path: &Path) -> Result<(), SystemsError> {
+        let fail = |what: &'static str, error: std::io::Error| SystemsError::Write {
+            what,
+            path: path.to_owned(),
+            error,
+        };
+        let dir = path.parent().ok_or(SystemsError::NoDirectory)?;
         std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| fail("protect the directory of", e))?;
-        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| fail("write", e))?;
         let text = serde_json::to_string_pretty(self).expect("systems serialise");
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| fail("write", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| fail("replace", e))
+        wms_host::fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|e| fail("write", e))
     }
 
     pub fn find(&self, name: &str) -> Option<&System> {
@@ -160,5 +205,16 @@ mod tests {
         assert!(back.remove("lab1"));
         assert!(!back.remove("lab1"));
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn tokens_with_stray_bytes_are_named() {
+        assert_eq!(token_problem("wms_0123abcd"), None);
+        assert_eq!(token_problem("").as_deref(), Some("is empty"));
+        let p = token_problem("wms_01\r").unwrap();
+        assert!(p.contains("carriage return") && p.contains("byte 6"), "{p}");
+        assert!(token_problem("wms_\u{1}x").unwrap().contains("0x01"));
+        assert!(token_problem("wms_é").unwrap().contains("non-ASCII"));
+        assert!(token_problem("wms 1").unwrap().contains("a space"));
     }
 }

@@ -525,3 +525,68 @@ fn a_server_with_a_ca_signed_certificate_is_trusted_through_its_ca() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// Issue 8, defect 4: a saved token with a stray byte (a pasted `\r`) made the client
+/// panic while building its request. It is a clear error naming the server and the byte,
+/// and `wms system add` refuses such a token before saving it.
+#[test]
+fn a_token_with_a_stray_byte_is_a_clear_error_not_a_panic() {
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    let file = client.home.join("wms/systems.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let token = saved["systems"][0]["token"].as_str().unwrap().to_string();
+    saved["systems"][0]["token"] = format!("{token}\r").into();
+    std::fs::write(&file, saved.to_string()).unwrap();
+    let out = client.wms(&["session", "list", "--server", "lab-a"], b"");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("lab-a") && err.contains("token") && err.contains("carriage return"),
+        "{err}"
+    );
+    // The same for an action, and for a non-ASCII byte.
+    saved["systems"][0]["token"] = format!("{token}\u{e9}").into();
+    std::fs::write(&file, saved.to_string()).unwrap();
+    let out = client.wms(
+        &[
+            "session",
+            "close",
+            "--all",
+            "--server",
+            "lab-a",
+            "--what-if",
+        ],
+        b"",
+    );
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lab-a") && err.contains("non-ASCII"), "{err}");
+    // Such a token is refused when it is added, and nothing is saved.
+    std::fs::remove_file(&file).unwrap();
+    let out = client.wms(
+        &[
+            "system",
+            "add",
+            &a.address(),
+            "--name",
+            "lab-b",
+            "--token",
+            &format!("{token}\r"),
+            "--fingerprint",
+            &a.fingerprint(),
+        ],
+        b"",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("carriage return") && err.contains("nothing was saved"),
+        "{err}"
+    );
+    assert!(!file.exists());
+}

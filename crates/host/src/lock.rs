@@ -19,7 +19,7 @@ use rustix::termios::{
     OptionalActions, QueueSelector,
 };
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use wms_core::{Pid, SessionId};
 
@@ -119,14 +119,7 @@ fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
     // Readable by all, whatever the umask: every user may see IsLocked, as `who` shows all.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
     let path = record_path(state_dir, SessionId(r.session_id));
-    let tmp = dir.join(format!(".{}.json.tmp-{}", r.session_id, std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        f.write_all(serde_json::to_string_pretty(r)?.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)
+    crate::fsutil::write_atomic(&path, serde_json::to_string_pretty(r)?.as_bytes(), 0o644)
 }
 
 /// Removes the lock record of `id`, if any (after its session has ended, say).

@@ -471,7 +471,7 @@ unsafe fn block_on_lifeline(life_r: RawFd) -> ! {
 
 /// The holder: forks the sessions, reaps, and cleans up when the control pipe closes.
 unsafe fn holder_main(ctl_r: RawFd, rep_w: RawFd, p: &Params) -> ! {
-    // SAFETY (whole function): raw system calls on valid arguments in a single-threaded
+    // SAFETY: (the whole function) raw system calls on valid arguments in a single-threaded
     // forked child; nothing allocates.
     unsafe {
         let mut keep = [ctl_r, rep_w];
@@ -623,7 +623,7 @@ unsafe fn leader_main(
     p: &Params,
     empty: &libc::sigset_t,
 ) -> ! {
-    // SAFETY (whole function): raw system calls in a single-threaded forked child.
+    // SAFETY: (the whole function) raw system calls in a single-threaded forked child.
     unsafe {
         let fail = |e: i32| -> ! {
             for _ in 0..p.procs {

@@ -1,6 +1,9 @@
 //! Checks that the session generator opens real, distinct audit sessions of the right size
 //! as its user, and that dropping it leaves none of its processes behind.
 
+// Test code: it forks, waits and signals with raw system calls.
+#![allow(unsafe_code)]
+
 use std::fs;
 use std::time::Duration;
 

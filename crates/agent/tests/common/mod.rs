@@ -268,13 +268,13 @@ pub fn fingerprint_of(der: &[u8]) -> String {
 
 /// Trusts exactly the certificate with a pinned fingerprint, with wms's own verifier.
 pub fn pinned_client(fingerprint: &str) -> Arc<ClientConfig> {
-    wms_cli::tls::pinned_config(wms_cli::tls::Pin::new(Some(fingerprint.to_string())))
+    wms_trust::pinned_config(wms_trust::Pin::new(Some(fingerprint.to_string())))
 }
 
 /// Trusts `ca_pem` as a certificate authority and checks the server's name, as
 /// `wms system add --ca` does.
 pub fn ca_client(ca_pem: &Path) -> Arc<ClientConfig> {
-    wms_cli::tls::ca_config(ca_pem).unwrap()
+    wms_trust::ca_config(ca_pem).unwrap()
 }
 
 /// A TLS connection to `addr` whose handshake has finished, pinning `config`.

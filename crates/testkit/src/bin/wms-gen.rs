@@ -8,6 +8,9 @@
 //! it cleans up at once. Cleanup kills exactly the generated processes (see
 //! `wms_testkit::gen`), and prints how long it took on standard error.
 
+// Test code: it forks, waits and signals with raw system calls.
+#![allow(unsafe_code)]
+
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;

@@ -1,36 +1,29 @@
-//! TLS to remote agents. A pinned agent is trusted by its certificate's SHA-256
-//! fingerprint alone (its self-signed certificate names no CA); a changed certificate is
-//! refused, naming both fingerprints. An agent with a CA-signed certificate is checked
-//! against that CA like any TLS server. Signatures are always verified.
+//! The client's TLS trust in an agent. A pinned agent is trusted by its certificate's
+//! SHA-256 fingerprint alone (its self-signed certificate names no CA); a changed
+//! certificate is refused, and both fingerprints can be named. An agent with a CA-signed
+//! certificate is checked against that CA like any TLS server. Signatures are always
+//! verified.
 
+use crate::fingerprint::{fingerprint, same_fingerprint};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// `SHA256:AB:CD:...`, as `openssl x509 -fingerprint -sha256` prints it, with the prefix.
-pub fn fingerprint(der: &[u8]) -> String {
-    let hex: Vec<String> = ring::digest::digest(&ring::digest::SHA256, der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    format!("SHA256:{}", hex.join(":"))
-}
-
-/// Fingerprints compare without regard to case or the optional prefix.
-pub fn same_fingerprint(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.trim()
-            .trim_start_matches("SHA256:")
-            .trim_start_matches("sha256:")
-            .replace(':', "")
-            .to_ascii_uppercase()
-    };
-    norm(a) == norm(b)
+/// Why a TLS trust could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read the CA certificate {}: {reason}", path.display())]
+    CaUnreadable { path: PathBuf, reason: String },
+    #[error("{} is not a usable CA certificate: {reason}", path.display())]
+    CaUnusable { path: PathBuf, reason: String },
+    #[error("{} holds no certificate", path.display())]
+    CaEmpty { path: PathBuf },
+    #[error("'{0}' is not a valid host name")]
+    HostName(String),
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -40,7 +33,7 @@ fn provider() -> Arc<CryptoProvider> {
 /// Accepts exactly one certificate (by fingerprint), and records what it saw, so a
 /// mismatch can be reported with both fingerprints. With no pin it accepts any
 /// certificate: that is only for reading an agent's fingerprint on first contact, and
-/// nothing is sent over such a connection.
+/// nothing may be sent over such a connection.
 #[derive(Debug)]
 pub struct Pin {
     expected: Option<String>,
@@ -137,19 +130,23 @@ pub fn pinned_config(pin: Arc<Pin>) -> Arc<ClientConfig> {
 }
 
 /// A client configuration trusting the CA certificates in the PEM file `ca`.
-pub fn ca_config(ca: &Path) -> Result<Arc<ClientConfig>, String> {
+pub fn ca_config(ca: &Path) -> Result<Arc<ClientConfig>, TrustError> {
+    let unreadable = |e: &dyn std::fmt::Display| TrustError::CaUnreadable {
+        path: ca.to_owned(),
+        reason: e.to_string(),
+    };
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .map_err(|e| format!("cannot read the CA certificate {}: {e}", ca.display()))?;
-    for cert in certs {
-        let cert =
-            cert.map_err(|e| format!("cannot read the CA certificate {}: {e}", ca.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("{} is not a usable CA certificate: {e}", ca.display()))?;
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| unreadable(&e))? {
+        let cert = cert.map_err(|e| unreadable(&e))?;
+        roots.add(cert).map_err(|e| TrustError::CaUnusable {
+            path: ca.to_owned(),
+            reason: e.to_string(),
+        })?;
     }
     if roots.is_empty() {
-        return Err(format!("{} holds no certificate", ca.display()));
+        return Err(TrustError::CaEmpty {
+            path: ca.to_owned(),
+        });
     }
     Ok(Arc::new(
         ClientConfig::builder_with_provider(provider())
@@ -161,29 +158,6 @@ pub fn ca_config(ca: &Path) -> Result<Arc<ClientConfig>, String> {
 }
 
 /// The TLS server name for `host` (an IP address or a DNS name).
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
-    ServerName::try_from(host.to_string()).map_err(|_| format!("'{host}' is not a valid host name"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_are_openssl_style_and_compare_loosely() {
-        let fp = fingerprint(b"abc");
-        assert_eq!(
-            fp,
-            "SHA256:BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD"
-        );
-        assert!(same_fingerprint(
-            &fp,
-            &fp.to_lowercase().replace("sha256:", "")
-        ));
-        assert!(same_fingerprint(
-            &fp,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        ));
-        assert!(!same_fingerprint(&fp, &fingerprint(b"abd")));
-    }
+pub fn server_name(host: &str) -> Result<ServerName<'static>, TrustError> {
+    ServerName::try_from(host.to_string()).map_err(|_| TrustError::HostName(host.to_string()))
 }

@@ -1,0 +1,174 @@
+//! The second of the command line's two steps: carries out a [`Plan`], whichever spelling
+//! it came from. Each server's backend is chosen ([`backend`]), Get lists and selects,
+//! actions go through what-if and confirm ([`act`]), many servers are worked on at once
+//! ([`fleet`]), and each outcome is reported ([`report`]) in the formats and with the exit
+//! status of SPEC section 6. All network calls run on one runtime.
+
+mod act;
+mod backend;
+mod fleet;
+mod report;
+
+use crate::cmdlet::OutputFormat;
+use crate::confirm::Prompter;
+use crate::output::{self, WriteError};
+use crate::plan::Plan;
+use act::{act_on, action_request, answer_source};
+use backend::{labelled, Backend, BackendError};
+use report::Reporter;
+use std::sync::Arc;
+use wms_core::{unique_ids, Outcome, Selection, Session, TargetResult, Verb};
+
+/// Exit statuses (SPEC 6).
+pub mod exit {
+    /// Every target was handled (or standard output was closed by its reader).
+    pub const OK: u8 = 0;
+    /// At least one target ended in an error.
+    pub const TARGET_ERROR: u8 = 1;
+    /// A usage or binding error; nothing was done.
+    pub const USAGE: u8 = 2;
+}
+
+/// What one server's work produced.
+enum Done {
+    Sessions(Vec<Session>),
+    Results(Vec<TargetResult>),
+}
+
+/// One server's work and where it is done.
+struct Job {
+    server: String,
+    selection: Selection,
+    backend: Result<Arc<Backend>, String>,
+}
+
+/// Carries out `plan`; returns the exit status.
+pub fn run(plan: Plan) -> u8 {
+    let mut rep = Reporter {
+        verb: plan.verb,
+        json: plan.output == Some(OutputFormat::Json) && plan.verb != Verb::Get,
+        verbose: plan.verbose,
+        error_action: plan.error_action,
+        warning_action: plan.warning_action,
+        any_error: false,
+        stopped: false,
+        stdout_closed: false,
+    };
+    if plan.empty_pipeline {
+        rep.verbose("No session objects on standard input; nothing to do.");
+    }
+    let rt = match crate::agent_client::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wms: {e}");
+            return exit::TARGET_ERROR;
+        }
+    };
+    let mut prompter = Prompter::new(if plan.confirm {
+        answer_source(plan.stdin_is_pipeline)
+    } else {
+        None
+    });
+    let jobs: Vec<Job> = plan
+        .targets
+        .iter()
+        .map(|t| Job {
+            server: t.server.clone(),
+            selection: t.selection.clone(),
+            backend: Backend::for_place(&plan.host, &t.place)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+        })
+        .collect();
+    let mut listed = Vec::new();
+    if jobs.len() == 1 || (plan.verb != Verb::Get && plan.stepwise()) {
+        for job in &jobs {
+            if rep.stopped {
+                break;
+            }
+            match &job.backend {
+                Err(e) => rep.error_line(e, "InvalidOperationException"),
+                Ok(b) if plan.verb == Verb::Get => match rt.block_on(b.sessions()) {
+                    Ok(sessions) => select(
+                        labelled(sessions, b, &job.server),
+                        &job.selection,
+                        &job.server,
+                        &mut rep,
+                        &mut listed,
+                    ),
+                    Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
+                },
+                Ok(b) => act_on(&rt, b, &plan, &job.selection, &mut rep, &mut prompter),
+            }
+        }
+    } else {
+        // Many servers at once: each is worked on concurrently, and the results are
+        // reported in the order the servers were given.
+        let outs: Vec<Result<Done, BackendError>> = rt.block_on(fleet::each(&jobs, |job| {
+            let backend = job.backend.clone();
+            let server = job.server.clone();
+            let request = (plan.verb != Verb::Get)
+                .then(|| action_request(&plan, &job.selection, plan.what_if));
+            async move {
+                let b = backend.map_err(BackendError::Unresolved)?;
+                match request {
+                    None => Ok(Done::Sessions(labelled(b.sessions().await?, &b, &server))),
+                    Some(r) => Ok(Done::Results(b.action(&r).await?)),
+                }
+            }
+        }));
+        for (job, out) in jobs.iter().zip(outs) {
+            if rep.stopped {
+                break;
+            }
+            match out {
+                Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
+                Ok(Done::Sessions(s)) => {
+                    select(s, &job.selection, &job.server, &mut rep, &mut listed)
+                }
+                Ok(Done::Results(r)) => rep.all(r),
+            }
+        }
+    }
+    if plan.verb == Verb::Get && !rep.stdout_closed {
+        let text = output::sessions(plan.output.unwrap_or(OutputFormat::List), &listed);
+        match output::stdout(&text) {
+            Ok(()) | Err(WriteError::Closed) => {}
+            Err(e) => rep.error_line(&e.to_string(), "WriteErrorException"),
+        }
+    }
+    if rep.any_error {
+        exit::TARGET_ERROR
+    } else {
+        exit::OK
+    }
+}
+
+/// Get: the sessions named by `sel`, and NotFound for IDs that name none.
+fn select(
+    sessions: Vec<Session>,
+    sel: &Selection,
+    computer: &str,
+    rep: &mut Reporter,
+    listed: &mut Vec<Session>,
+) {
+    match sel {
+        Selection::All => listed.extend(sessions),
+        Selection::Ids(ids) => {
+            for id in unique_ids(ids) {
+                match sessions.iter().find(|s| s.session_id == id) {
+                    Some(s) => listed.push(s.clone()),
+                    None => rep.result(
+                        &TargetResult {
+                            computer_name: computer.to_string(),
+                            session_id: id,
+                            user_name: None,
+                            outcome: Outcome::NotFound,
+                        },
+                        false,
+                    ),
+                }
+            }
+        }
+    }
+}
