@@ -52,6 +52,9 @@ pub struct AppState {
     /// cannot be had (then every listing scans `/proc`, and there are no events).
     pub live: Option<Arc<live::Live>>,
     pub metrics: metrics::Metrics,
+    /// Set when the agent is stopping: event streams end at once rather than hold the
+    /// shutdown up until its deadline.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Per-caller rate limits and request size limits.
     pub limits: limits::Limits,
     /// Refusals waiting to be written as one record with a count.
@@ -76,6 +79,7 @@ impl AppState {
             action_slots: Arc::new(tokio::sync::Semaphore::new(ACTION_SLOTS)),
             live: None,
             metrics: metrics::Metrics::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 

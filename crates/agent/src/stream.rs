@@ -108,6 +108,7 @@ pub async fn events(
     };
     // Subscribed before the backlog is taken, so nothing falls between the two.
     let rx = live.hub.subscribe();
+    let stopping = st.stopping.subscribe();
     let every = keep_alive(st.host.config.idle_timeout);
     let mut first = String::new();
     let mut last_sent = live.hub.last_id();
@@ -128,29 +129,33 @@ pub async fn events(
         },
     }
     let stream = futures_util::stream::unfold(
-        (Some(first), rx, last_sent),
-        move |(pending, mut rx, mut last_sent)| {
-            async move {
-                if let Some(p) = pending {
-                    return Some((
-                        Ok::<_, std::io::Error>(Bytes::from(p)),
-                        (None, rx, last_sent),
-                    ));
-                }
-                loop {
-                    match tokio::time::timeout(every, rx.recv()).await {
-                        Err(_) => {
-                            return Some((Ok(Bytes::from_static(b":\n\n")), (None, rx, last_sent)))
-                        }
-                        Ok(Ok(e)) if e.event_id > last_sent => {
-                            last_sent = e.event_id;
-                            return Some((Ok(Bytes::from(e.sse())), (None, rx, last_sent)));
-                        }
-                        Ok(Ok(_)) => continue,
-                        // Too slow a reader: it reconnects with Last-Event-ID and is given
-                        // what it missed, rather than the agent holding events for it.
-                        Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return None,
+        (Some(first), rx, last_sent, stopping),
+        move |(pending, mut rx, mut last_sent, mut stopping)| async move {
+            if let Some(p) = pending {
+                let next = (None, rx, last_sent, stopping);
+                return Some((Ok::<_, std::io::Error>(Bytes::from(p)), next));
+            }
+            loop {
+                let got = tokio::select! {
+                    got = tokio::time::timeout(every, rx.recv()) => got,
+                    // The agent is stopping: the stream ends now, and the client
+                    // reconnects after the last event it saw.
+                    _ = stopping.wait_for(|s| *s) => return None,
+                };
+                match got {
+                    Err(_) => {
+                        let next = (None, rx, last_sent, stopping);
+                        return Some((Ok(Bytes::from_static(b":\n\n")), next));
                     }
+                    Ok(Ok(e)) if e.event_id > last_sent => {
+                        last_sent = e.event_id;
+                        let next = (None, rx, last_sent, stopping);
+                        return Some((Ok(Bytes::from(e.sse())), next));
+                    }
+                    Ok(Ok(_)) => continue,
+                    // Too slow a reader: it reconnects with Last-Event-ID and is given
+                    // what it missed, rather than the agent holding events for it.
+                    Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return None,
                 }
             }
         },

@@ -217,6 +217,59 @@ impl AgentClient {
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, ClientError> {
         let who = self.describe();
+        let resp = self.send(method, path, body, &[]).await?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::BrokenAnswer {
+                who: who.clone(),
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        if status == StatusCode::OK {
+            Ok(bytes.to_vec())
+        } else {
+            Err(refused(&who, status, &bytes))
+        }
+    }
+
+    /// The session events from now on, or after event `last` (`GET /v1/events`).
+    pub async fn events(&self, last: Option<u64>) -> Result<EventStream, ClientError> {
+        let who = self.describe();
+        let resume = last.map(|n| n.to_string());
+        let headers: Vec<(&str, &str)> = resume
+            .as_deref()
+            .map(|n| vec![("last-event-id", n)])
+            .unwrap_or_default();
+        let resp = self.send(Method::GET, "/v1/events", None, &headers).await?;
+        let status = resp.status();
+        if status != StatusCode::OK {
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(refused(&who, status, &bytes));
+        }
+        Ok(EventStream {
+            who,
+            body: resp.into_body(),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends one request and returns the answer's head, its body still to be read.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let who = self.describe();
         let bad_request = |e: hyper::http::Error| ClientError::BadRequest {
             who: who.clone(),
             reason: e.to_string(),
@@ -226,6 +279,9 @@ impl AgentClient {
             .uri(path)
             .header("host", "localhost")
             .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         let body = Full::new(Bytes::from(body.unwrap_or_default()));
         match &self.transport {
             Transport::Unix(socket) => {
@@ -268,6 +324,108 @@ impl AgentClient {
     }
 }
 
+/// One message of an event stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEvent {
+    /// The event's ID (`id:`), which a reconnect resumes after.
+    pub id: Option<u64>,
+    /// `SessionNew`, `SessionRemoved`, `StateChanged`, `Locked`, `Unlocked`, or the
+    /// stream's own `Ready` and `Resync`.
+    pub kind: String,
+    /// The event object (`data:`).
+    pub data: serde_json::Value,
+}
+
+/// An open `GET /v1/events` stream.
+pub struct EventStream {
+    who: String,
+    body: hyper::body::Incoming,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event; `Ok(None)` when the agent ended the stream.
+    pub async fn next(&mut self) -> Result<Option<StreamEvent>, ClientError> {
+        loop {
+            if let Some(end) = find(&self.buf, b"\n\n") {
+                let message: Vec<u8> = self.buf.drain(..end + 2).collect();
+                if let Some(e) = parse_event(&message) {
+                    return Ok(Some(e));
+                }
+                continue;
+            }
+            // An event is small; a peer that sends a megabyte without one is not an agent.
+            if self.buf.len() > 1 << 20 {
+                return Err(ClientError::BadAnswer {
+                    who: self.who.clone(),
+                    what: "event stream",
+                    reason: "a message over 1 MiB".into(),
+                });
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => {
+                    return Err(ClientError::BrokenAnswer {
+                        who: self.who.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        self.buf.extend_from_slice(data);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// One Server-Sent Events message; `None` for a comment (keep-alive) or a message
+/// without data.
+pub fn parse_event(message: &[u8]) -> Option<StreamEvent> {
+    let text = std::str::from_utf8(message).ok()?;
+    let (mut id, mut kind, mut data) = (None, String::from("message"), String::new());
+    for line in text.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => id = value.trim().parse().ok(),
+            "event" => kind = value.to_string(),
+            "data" => {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(value);
+            }
+            _ => {}
+        }
+    }
+    if data.is_empty() {
+        return None;
+    }
+    Some(StreamEvent {
+        id,
+        kind,
+        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+/// The error of a refused request, with the agent's reason.
+fn refused(who: &str, status: StatusCode, bytes: &[u8]) -> ClientError {
+    let why = serde_json::from_slice::<ErrorResponse>(bytes)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
+    ClientError::Refused {
+        who: who.to_string(),
+        status,
+        why,
+    }
+}
+
 async fn connect_tcp(address: &str) -> Result<tokio::net::TcpStream, ClientError> {
     let fail = |reason: String| ClientError::Connect {
         address: address.to_string(),
@@ -300,12 +458,12 @@ fn tls_failure(name: &str, address: &str, pin: Option<&Pin>, e: &std::io::Error)
     }
 }
 
-/// One HTTP/1.1 request and its answer over `stream`.
+/// One HTTP/1.1 request over `stream`, and the head of its answer.
 async fn exchange<S>(
     stream: S,
     req: Request<Full<Bytes>>,
     who: &str,
-) -> Result<Vec<u8>, ClientError>
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -317,33 +475,30 @@ where
             reason: e.to_string(),
         })?;
     tokio::spawn(conn);
-    let resp = sender
+    sender
         .send_request(req)
         .await
         .map_err(|e| ClientError::NoAnswer {
             who: who(),
             reason: e.to_string(),
-        })?;
-    let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ClientError::BrokenAnswer {
-            who: who(),
-            reason: e.to_string(),
-        })?
-        .to_bytes();
-    if status == StatusCode::OK {
-        Ok(bytes.to_vec())
-    } else {
-        let why = serde_json::from_slice::<ErrorResponse>(&bytes)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        Err(ClientError::Refused {
-            who: who(),
-            status,
-            why,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_messages_parse_and_comments_are_skipped() {
+        let e = parse_event(b"id: 7\nevent: SessionNew\ndata: {\"EventId\":7}\n\n").unwrap();
+        assert_eq!(e.id, Some(7));
+        assert_eq!(e.kind, "SessionNew");
+        assert_eq!(e.data["EventId"], 7);
+        assert_eq!(parse_event(b":\n\n"), None);
+        assert_eq!(parse_event(b"id: 3\n\n"), None);
+        // Data over several lines is joined with line breaks.
+        let e = parse_event(b"data: [1,\ndata: 2]\n\n").unwrap();
+        assert_eq!(e.data, serde_json::json!([1, 2]));
+        assert_eq!(e.kind, "message");
     }
 }

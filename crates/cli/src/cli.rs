@@ -82,6 +82,28 @@ pub enum SessionCommand {
     /// Undo a lock exactly: screen, terminal modes and stopped jobs; what was typed while
     /// locked is discarded. Like Unlock-WmsSession.
     Unlock(ActArgs),
+    /// Follow session events as they happen (new, removed, state changed, locked,
+    /// unlocked), from this host's agent or many servers' agents, until interrupted.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Output: one line per event, or one JSON object per event.
+    #[arg(short, long, value_enum, default_value = "lines")]
+    pub output: WatchOutput,
+    /// Server to watch (repeatable); default localhost.
+    #[arg(long = "server", visible_alias = "computer-name", value_name = "HOST")]
+    pub servers: Vec<String>,
+    /// Also watch every host named in FILE (one per line; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WatchOutput {
+    Lines,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +264,22 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
             act_request(Verb::Lock, l.act, Some(l.message))
         }
         Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
+        Command::Session(SessionCommand::Watch(w)) => Ok(Request {
+            servers: w.servers,
+            hosts_file: w.hosts_file,
+            ..request(
+                Verb::Get,
+                SelectionArg::All,
+                Common {
+                    servers: Vec::new(),
+                    hosts_file: None,
+                    verbose: false,
+                    debug: false,
+                    error_action: None,
+                    warning_action: None,
+                },
+            )
+        }),
     }
 }
 

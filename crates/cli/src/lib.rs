@@ -17,3 +17,4 @@ pub mod plan;
 mod progress;
 pub mod system_cmd;
 pub mod systems;
+pub mod watch;

@@ -12,7 +12,7 @@ use wms_cli::exec::{self, exit};
 use wms_cli::output::WriteError;
 use wms_cli::plan::{self, PlanError, Request};
 use wms_cli::system_cmd::{self, SystemError};
-use wms_cli::{cli, cmdlet};
+use wms_cli::{cli, cmdlet, watch};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -56,8 +56,18 @@ fn main() -> ExitCode {
             }
         };
     }
+    let watch = match &parsed.command {
+        cli::Command::Session(cli::SessionCommand::Watch(w)) => Some(match w.output {
+            cli::WatchOutput::Lines => watch::WatchFormat::Lines,
+            cli::WatchOutput::Json => watch::WatchFormat::Json,
+        }),
+        _ => None,
+    };
     match cli::to_request(parsed) {
-        Ok(req) => run(req),
+        Ok(req) => match watch {
+            Some(format) => run_with(req, |plan| watch::run(plan, format)),
+            None => run(req),
+        },
         Err(msg) => {
             eprintln!("wms: {msg}");
             ExitCode::from(exit::USAGE)
@@ -67,8 +77,13 @@ fn main() -> ExitCode {
 
 /// The two steps: the plan (nothing is done when it cannot be made), then its execution.
 fn run(req: Request) -> ExitCode {
+    run_with(req, exec::run)
+}
+
+/// [`run`], with `execute` as the second step.
+fn run_with(req: Request, execute: impl FnOnce(plan::Plan) -> u8) -> ExitCode {
     match plan::resolve(req) {
-        Ok(plan) => ExitCode::from(exec::run(plan)),
+        Ok(plan) => ExitCode::from(execute(plan)),
         Err(PlanError::Binding(e)) => {
             eprintln!("{e}");
             ExitCode::from(exit::USAGE)

@@ -362,3 +362,118 @@ fn promtool_accepts_the_metrics() {
         stderr(&out)
     );
 }
+
+/// `wms session watch -o json` as a running process, its lines read as they come.
+struct WatchCommand {
+    child: std::process::Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl WatchCommand {
+    fn start(agent: &Agent) -> WatchCommand {
+        let mut child = Command::new(wms_path())
+            .args(["session", "watch", "-o", "json"])
+            .env("WMS_CONFIG", &agent.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("watch printed a line that is not JSON ({e}): {line}")
+                });
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        WatchCommand { child, lines }
+    }
+
+    /// Events until one about session `id` of type `kind`; all of them, in order.
+    fn until(&self, id: u32, kind: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let v = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no {kind} of session {id} within 30 s: {seen:#?}"));
+            let done = v["Session"]["SessionId"] == id && v["Type"] == kind;
+            seen.push(v);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+impl Drop for WatchCommand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn wms_session_watch_shows_events_in_order_and_resumes_after_a_restart() {
+    let mut agent = Agent::unix();
+    let sshd = Sshd::start();
+    let watch = WatchCommand::start(&agent);
+    // The watch is connected once it shows an event: a session opened after it started.
+    let s = sshd.open_session(&user(Role::Plain), "sleep 600", true);
+    let id = s.session_id();
+    let mut all = watch.until(id, "SessionNew");
+    let lock = agent.wms_as(
+        &sshd,
+        &user(Role::Admin),
+        &format!("session lock {id} -m 'Eyes to the front'"),
+    );
+    assert_eq!(lock.status.code(), Some(0), "{}", lock.stderr);
+    all.extend(watch.until(id, "Locked"));
+    assert_eq!(
+        all.last().unwrap()["Session"]["LockMessage"],
+        "Eyes to the front"
+    );
+    post(
+        &agent,
+        &format!("{{\"verb\":\"unlock\",\"sessionIds\":[{id}]}}"),
+    );
+    all.extend(watch.until(id, "Unlocked"));
+    post(
+        &agent,
+        &format!("{{\"verb\":\"close\",\"sessionIds\":[{id}]}}"),
+    );
+    all.extend(watch.until(id, "SessionRemoved"));
+    // Its events, in order.
+    let mine: Vec<&str> = all
+        .iter()
+        .filter(|v| v["Session"]["SessionId"] == id)
+        .filter_map(|v| v["Type"].as_str())
+        .collect();
+    assert_eq!(mine.first(), Some(&"SessionNew"), "{mine:?}");
+    let pos = |k: &str| mine.iter().position(|m| *m == k).unwrap();
+    assert!(
+        pos("SessionNew") < pos("Locked")
+            && pos("Locked") < pos("Unlocked")
+            && pos("Unlocked") < pos("SessionRemoved"),
+        "{mine:?}"
+    );
+
+    // The agent restarts while a session opens; the same watch goes on by itself and
+    // shows it, with no event lost or shown twice (the IDs run on one by one).
+    agent.stop();
+    let during = sshd.open_session(&user(Role::Plain2), "sleep 600", false);
+    agent.start_again();
+    all.extend(watch.until(during.session_id(), "SessionNew"));
+    let ids: Vec<u64> = all.iter().map(|v| v["EventId"].as_u64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "event IDs not one after another: {ids:?}"
+    );
+    assert!(all.iter().all(|v| v["ComputerName"].is_string()));
+}

@@ -267,7 +267,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(socket = %socket.display(), tcp = ?listen, ?caps, "serving");
 
     let listeners = Listeners { unix, tcp, tls };
-    wms_agent::serve::serve(app(state.clone()), listeners, deadlines, caps, shutdown()).await;
+    let stopping = state.clone();
+    let stop = async move {
+        shutdown().await;
+        stopping.stopping.send_replace(true);
+    };
+    wms_agent::serve::serve(app(state.clone()), listeners, deadlines, caps, stop).await;
     // Repeats of refusals still being counted are written before the agent goes.
     wms_agent::refusals::flush(&state).await;
     let _ = std::fs::remove_file(&socket);
