@@ -374,10 +374,16 @@ fn remote_own_session(st: &AppState, headers: &HeaderMap) -> Result<Option<Sessi
     Ok(session.filter(|_| here))
 }
 
-/// A session ID as the header carries it: decimal digits only (no sign, no space), a
-/// session the kernel could have given (not 0, not the "no session" 4294967295).
+/// A session ID as the header carries it: decimal digits only (no sign, no space, no
+/// leading zero), a session the kernel could have given (not 0, not the "no session"
+/// 4294967295).
 fn parse_session_header(text: &str) -> Option<SessionId> {
-    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    // Canonical decimal: digits only, no leading zero.
+    if text.is_empty()
+        || text.len() > 10
+        || text.starts_with('0')
+        || !text.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let raw: u32 = text.parse().ok()?;
@@ -625,6 +631,100 @@ mod tests {
         let (status, message) = st(&h).unwrap_err();
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(message.contains("X-Wms-Machine-Id"), "{message}");
+    }
+
+    #[test]
+    fn the_session_header_pattern_is_the_range_the_agent_accepts() {
+        let doc = openapi::document();
+        let pattern = doc["paths"]["/v1/actions"]["post"]["parameters"][1]["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The pattern's alternatives, checked by hand: each a digit string of a set length
+        // with the ranges spelled out. Compare it with the parser on the edges of every
+        // alternative.
+        let matches = |t: &str| simple_match(&pattern, t);
+        for t in [
+            "1",
+            "9",
+            "10",
+            "999999999",
+            "1000000000",
+            "3999999999",
+            "4000000000",
+            "4199999999",
+            "4200000000",
+            "4289999999",
+            "4290000000",
+            "4293999999",
+            "4294000000",
+            "4294899999",
+            "4294900000",
+            "4294959999",
+            "4294960000",
+            "4294966999",
+            "4294967000",
+            "4294967199",
+            "4294967200",
+            "4294967289",
+            "4294967290",
+            "4294967294",
+            "4294967295",
+            "4294967299",
+            "4294967300",
+            "5000000000",
+            "9999999999",
+            "0",
+            "01",
+            "",
+            "42949672940",
+        ] {
+            assert_eq!(
+                matches(t),
+                parse_session_header(t).is_some(),
+                "{t:?}: the document and the agent disagree"
+            );
+        }
+    }
+
+    /// Matches `text` against a pattern of the form `^(alt|alt|...)$` where each
+    /// alternative is a sequence of `[a-b]` classes or digits with `{n}` or `{m,n}`.
+    fn simple_match(pattern: &str, text: &str) -> bool {
+        let body = pattern.trim_start_matches("^(").trim_end_matches(")$");
+        body.split('|').any(|alt| {
+            let mut atoms: Vec<(Vec<char>, usize, usize)> = Vec::new();
+            let chars: Vec<char> = alt.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                let set: Vec<char> = if chars[i] == '[' {
+                    let (a, b) = (chars[i + 1], chars[i + 3]);
+                    i += 5;
+                    (a..=b).collect()
+                } else {
+                    i += 1;
+                    vec![chars[i - 1]]
+                };
+                let (mut lo, mut hi) = (1, 1);
+                if i < chars.len() && chars[i] == '{' {
+                    let end = i + chars[i..].iter().position(|c| *c == '}').unwrap();
+                    let spec: String = chars[i + 1..end].iter().collect();
+                    let (a, b) = spec.split_once(',').unwrap_or((&spec, &spec));
+                    lo = a.parse().unwrap();
+                    hi = b.parse().unwrap();
+                    i = end + 1;
+                }
+                atoms.push((set, lo, hi));
+            }
+            fn go(atoms: &[(Vec<char>, usize, usize)], t: &[char]) -> bool {
+                match atoms.split_first() {
+                    None => t.is_empty(),
+                    Some(((set, lo, hi), rest)) => (*lo..=*hi).any(|n| {
+                        n <= t.len() && t[..n].iter().all(|c| set.contains(c)) && go(rest, &t[n..])
+                    }),
+                }
+            }
+            go(&atoms, &text.chars().collect::<Vec<_>>())
+        })
     }
 
     #[test]
