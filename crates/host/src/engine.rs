@@ -216,7 +216,7 @@ impl Host {
     /// ID order, with the client address of each from `client_of` (given the session's
     /// processes, oldest first; [`discover::ssh_client`] reads it from their environments,
     /// a caller that keeps sessions can answer from what it read before). The sessions
-    /// listed here are the ones later closes follow (see [`crate::process::follow`]).
+    /// listed here are the ones later closes follow (see `process::follow`).
     pub fn sessions_from(
         &self,
         procs: Vec<SessionProcess>,
