@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wms_core::Pid;
-use wms_host::procfs::{self, Stat};
+use wms_host::fuzzing::{self as procfs, Stat};
 use wms_host::Config;
 
 fuzz_target!(|data: &[u8]| {

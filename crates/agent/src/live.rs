@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use wms_core::{Session, SessionId};
-use wms_host::discover::{ssh_client, SessionProcess};
+use wms_host::discover::ssh_client;
+use wms_host::process::SessionProcess;
 use wms_host::table::LiveTable;
 use wms_host::Host;
 
@@ -43,7 +44,7 @@ impl Live {
         let poke = changed.clone();
         let table = LiveTable::start(event_buffer, move |_| poke.notify_one())?;
         std::fs::create_dir_all(state_dir)?;
-        let boot = wms_host::procfs::boot_id().unwrap_or_default();
+        let boot = wms_host::boot_id().unwrap_or_default();
         let hub = Hub::open(Some(&state_dir.join("events.log")), &boot)?;
         Ok(Live {
             table,

@@ -4,47 +4,42 @@
 //! outlive their terminal (tmux, screen, nohup) keep running, so the session lists as
 //! Disconnected. Other kinds of session are NotSupported, never a pretend success.
 
-use crate::close::{pin, scan_session};
+use crate::process::{is_connection_process, pin, scan_session, ProcessKey};
 use crate::sys::{wait_any_exit, PinnedProcess};
 use rustix::process::Signal;
+use std::io;
 use std::time::{Duration, Instant};
 use wms_core::SessionId;
 
 /// What a disconnect found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disconnected {
+pub(crate) enum Disconnected {
     /// The connection was ended.
     Now,
     /// The session had no connection left.
     Already,
 }
 
-fn is_sshd(comm: &str) -> bool {
-    matches!(comm, "sshd" | "sshd-session" | "sshd-auth")
-}
-
 /// Ends the ssh connection of session `id`. `remote` says whether the session came in
 /// over ssh (a session without sshd processes is then already disconnected).
-pub fn disconnect(
+pub(crate) fn disconnect(
     id: SessionId,
     remote: bool,
     service: Option<&str>,
 ) -> Result<Disconnected, DisconnectError> {
-    let scan =
-        || scan_session(id).map_err(|e| DisconnectError::Failed(format!("cannot read /proc: {e}")));
-    let sshd: Vec<PinnedProcess> = scan()?
-        .into_iter()
-        .filter(|p| is_sshd(&p.comm))
-        .filter_map(|p| pin(p.pid, p.start_time, id))
+    let sshd: Vec<PinnedProcess> = scan_session(id)
+        .map_err(DisconnectError::Scan)?
+        .iter()
+        .filter(|p| is_connection_process(&p.comm))
+        .filter_map(|p| pin(ProcessKey::from(p), id))
         .collect();
     if sshd.is_empty() {
         return if remote {
             Ok(Disconnected::Already)
         } else {
-            Err(DisconnectError::NotSupported(format!(
-                "it is a local session{}, not a remote connection; wms can disconnect only ssh sessions",
-                service.map(|s| format!(" opened by {s}")).unwrap_or_default()
-            )))
+            Err(DisconnectError::Local {
+                service: service.map(str::to_string),
+            })
         };
     }
     // sshd's monitor ends its connection and its child on SIGTERM.
@@ -71,20 +66,59 @@ pub fn disconnect(
     if left.is_empty() {
         Ok(Disconnected::Now)
     } else if denied {
-        Err(DisconnectError::Failed(
-            "permission to end its sshd processes was denied: run wms as root or through wmsd"
-                .into(),
-        ))
+        Err(DisconnectError::Denied)
     } else {
-        Err(DisconnectError::Failed(format!(
-            "{} sshd process(es) of the session did not end",
-            left.len()
-        )))
+        Err(DisconnectError::Survived(left.len()))
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DisconnectError {
-    NotSupported(String),
-    Failed(String),
+/// Why a session was not disconnected.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DisconnectError {
+    /// A local session: there is no connection to end (NotSupported, not a failure).
+    #[error(
+        "it is a local session{}, not a remote connection; wms can disconnect only ssh sessions",
+        .service.as_ref().map(|s| format!(" opened by {s}")).unwrap_or_default()
+    )]
+    Local { service: Option<String> },
+    #[error("cannot read /proc: {0}")]
+    Scan(#[source] io::Error),
+    #[error("permission to end its sshd processes was denied: run wms as root or through wmsd")]
+    Denied,
+    #[error("{0} sshd process(es) of the session did not end")]
+    Survived(usize),
+}
+
+impl DisconnectError {
+    /// Whether the session is of a kind that cannot be disconnected at all (NotSupported),
+    /// rather than one whose disconnect failed.
+    pub(crate) fn is_not_supported(&self) -> bool {
+        matches!(self, DisconnectError::Local { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_happened_and_what_to_do() {
+        let local = DisconnectError::Local {
+            service: Some("login".into()),
+        };
+        assert!(local.is_not_supported());
+        assert_eq!(
+            local.to_string(),
+            "it is a local session opened by login, not a remote connection; wms can disconnect only ssh sessions"
+        );
+        assert_eq!(
+            DisconnectError::Local { service: None }.to_string(),
+            "it is a local session, not a remote connection; wms can disconnect only ssh sessions"
+        );
+        assert!(!DisconnectError::Denied.is_not_supported());
+        assert_eq!(
+            DisconnectError::Survived(2).to_string(),
+            "2 sshd process(es) of the session did not end"
+        );
+    }
 }

@@ -1,17 +1,32 @@
 //! The Linux host backend of wms: discovers the host's real login sessions (kernel audit
 //! sessions) from `/proc`, resolves users, groups and host names, reads the configuration,
-//! and carries out operations on sessions. `discover` is where sessions are found,
-//! `close` is where a session is killed, `sys` holds every raw system call.
+//! and carries out operations on sessions.
+//!
+//! The front door is [`Host`] (in `engine`): what the CLI and the agent call. Behind it the
+//! modules are layered, each using only those below it (a test, `tests/layers.rs`, keeps
+//! it so):
+//!
+//! - `engine`: [`Host`], the caller, planning and carrying out actions, outcomes;
+//! - `discover` (where sessions are found), and the actions, one file each: `close`
+//!   (where a session is killed), `disconnect`, `lock` (lock and unlock);
+//! - [`table`]: the live session table, kept current from the kernel's process events;
+//! - [`process`]: scanning, pinning and following the processes of sessions, and which
+//!   of them are connection processes;
+//! - `identity`, [`peer`]: users, groups, roles, host names, the agent's callers;
+//! - `procfs`, [`config`]: the `/proc` readers and parsers, the configuration;
+//! - `sys`: every raw system call.
 
-pub mod close;
+mod close;
 pub mod config;
-pub mod disconnect;
+mod disconnect;
 pub mod discover;
+mod engine;
 pub mod fsutil;
 pub mod identity;
 pub mod lock;
 pub mod peer;
-pub mod procfs;
+pub mod process;
+mod procfs;
 // The one place of the product where `unsafe` is allowed (the workspace denies it):
 // every raw system call, each unsafe block with its `// SAFETY:` line.
 #[allow(unsafe_code)]
@@ -19,4 +34,15 @@ mod sys;
 pub mod table;
 
 pub use config::{Config, ConfigError, MetricsReaders};
-pub use discover::{Host, PlannedAction, PlannedTarget};
+pub use engine::{Host, PlannedAction, PlannedTarget};
+/// This boot's random ID (state of another boot means nothing in this one).
+pub use procfs::boot_id;
+
+/// The pure parsers of untrusted input, for the fuzz targets (`fuzz/`) only: not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::procfs::{
+        environ_value, parse_env_range, parse_stat, parse_u32, tty_major_minor, tty_name,
+        vt_number, Stat,
+    };
+}

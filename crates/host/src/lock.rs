@@ -9,8 +9,8 @@
 //! the terminal's modes, continues the stopped processes (the job before its shell, so
 //! the shell never sees its job as stopped), and nudges full-screen programs to redraw.
 
-use crate::close::{pin, scan_session};
-use crate::procfs::{self, Stat};
+use crate::process::{is_connection_process, pin, scan_session, ProcessKey, Stat};
+use crate::procfs;
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::Signal;
@@ -33,6 +33,60 @@ const LOCAL_OFF: LocalModes = LocalModes::ECHO
     .union(LocalModes::IEXTEN);
 const INPUT_OFF: InputModes = InputModes::IXON.union(InputModes::IXOFF);
 
+/// Why a lock or an unlock did not happen (or not all of it).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LockError {
+    #[error("cannot open its terminal {path}: {source}")]
+    OpenTerminal {
+        path: String,
+        source: rustix::io::Errno,
+    },
+    #[error("cannot stat {path}: {source}")]
+    StatTerminal {
+        path: String,
+        source: rustix::io::Errno,
+    },
+    #[error("cannot read /proc: {0}")]
+    Scan(#[source] io::Error),
+    /// The terminal is not (or no longer) the session's: it is never touched.
+    #[error("no process of the session has {path} as its terminal")]
+    NotTheirs { path: String },
+    #[error("its lock record {} cannot be read ({why}), so what the lock stopped and changed is unknown; the session may still be blocked: look at the record, or close the session", .path.display())]
+    RecordUnreadable { path: PathBuf, why: Unreadable },
+    #[error("cannot record the lock in {}: {source}", .dir.display())]
+    Record { dir: PathBuf, source: io::Error },
+    #[error("cannot read this boot's ID")]
+    NoBootId,
+    #[error("cannot read the modes of /dev/{tty}: {source}")]
+    ReadModes {
+        tty: String,
+        source: rustix::io::Errno,
+    },
+    #[error("cannot change the modes of /dev/{tty}: {source}")]
+    SetModes {
+        tty: String,
+        source: rustix::io::Errno,
+    },
+    #[error("cannot restore the modes of /dev/{tty}: {source}")]
+    RestoreModes {
+        tty: String,
+        source: rustix::io::Errno,
+    },
+}
+
+/// Why a lock record that is there cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unreadable {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("it names session {0}")]
+    OtherSession(u32),
+    #[error("this boot's ID cannot be read")]
+    NoBootId,
+}
+
 /// A process Lock stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoppedProcess {
@@ -40,6 +94,15 @@ pub struct StoppedProcess {
     pub start_time: u64,
     /// The terminal's session leader (the shell), continued last.
     pub shell: bool,
+}
+
+impl StoppedProcess {
+    fn key(&self) -> ProcessKey {
+        ProcessKey {
+            pid: Pid(self.pid),
+            start_time: self.start_time,
+        }
+    }
 }
 
 /// What Lock changed, kept in `<state_dir>/locks/<SessionId>.json`.
@@ -89,26 +152,25 @@ pub fn load_all(state_dir: &Path) -> Vec<LockRecord> {
 /// record of another boot, when session IDs meant other sessions). A record that is there
 /// but cannot be read is an error: whatever it recorded (stopped processes, terminal
 /// modes) must not be taken for "not locked".
-fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, String> {
+fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, LockError> {
     let path = record_path(state_dir, id);
-    let unreadable = |why: String| {
-        format!(
-            "its lock record {} cannot be read ({why}), so what the lock stopped and changed is unknown; the session may still be blocked: look at the record, or close the session",
-            path.display()
-        )
+    let read = || -> Result<Option<LockRecord>, Unreadable> {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let r: LockRecord = serde_json::from_str(&text)?;
+        if r.session_id != id.0 {
+            return Err(Unreadable::OtherSession(r.session_id));
+        }
+        let boot = procfs::boot_id().ok_or(Unreadable::NoBootId)?;
+        Ok((r.boot_id == boot).then_some(r))
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e.to_string())),
-    };
-    let r: LockRecord = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
-    if r.session_id != id.0 {
-        return Err(unreadable(format!("it names session {}", r.session_id)));
-    }
-    let boot =
-        procfs::boot_id().ok_or_else(|| unreadable("this boot's ID cannot be read".into()))?;
-    Ok((r.boot_id == boot).then_some(r))
+    read().map_err(|why| LockError::RecordUnreadable {
+        path: path.clone(),
+        why,
+    })
 }
 
 /// Writes the record atomically (a reader sees the old record or the new, never half).
@@ -123,7 +185,7 @@ fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
 }
 
 /// Removes the lock record of `id`, if any (after its session has ended, say).
-pub fn forget(state_dir: &Path, id: SessionId) {
+pub(crate) fn forget(state_dir: &Path, id: SessionId) {
     let _ = std::fs::remove_file(record_path(state_dir, id));
 }
 
@@ -142,17 +204,23 @@ struct Terminal {
 /// it as their controlling terminal, that it is theirs: a terminal reused by another login
 /// is never touched. (The terminal ioctls that would tell its session and foreground group
 /// answer only a process whose own controlling terminal it is; /proc tells the same.)
-fn open_tty(tty: &str, id: SessionId) -> Result<Terminal, String> {
+fn open_tty(tty: &str, id: SessionId) -> Result<Terminal, LockError> {
     let path = format!("/dev/{tty}");
     let fd = rustix::fs::open(
         &path,
         OFlags::RDWR | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot open its terminal {path}: {e}"))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| format!("cannot stat {path}: {e}"))?;
+    .map_err(|source| LockError::OpenTerminal {
+        path: path.clone(),
+        source,
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|source| LockError::StatTerminal {
+        path: path.clone(),
+        source,
+    })?;
     let dev = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-    let procs = scan_session(id).map_err(|e| format!("cannot read /proc: {e}"))?;
+    let procs = scan_session(id).map_err(LockError::Scan)?;
     let on_tty: Vec<&Stat> = procs
         .iter()
         .filter(|p| p.tty_nr != 0 && procfs::tty_major_minor(p.tty_nr) == dev)
@@ -161,7 +229,7 @@ fn open_tty(tty: &str, id: SessionId) -> Result<Terminal, String> {
         .iter()
         .find(|p| p.pid.0 == p.sid)
         .map(|p| p.pid)
-        .ok_or_else(|| format!("no process of the session has {path} as its terminal"))?;
+        .ok_or(LockError::NotTheirs { path })?;
     let foreground = on_tty
         .iter()
         .find(|p| p.pid == leader)
@@ -249,18 +317,16 @@ const CLEAR_FOR_REDRAW: &str = "\x1b[H\x1b[2J\x1b[?25h";
 
 /// Locks the terminal session `id` on `tty` with `message`. Locking a locked session
 /// replaces its message.
-pub fn lock(
+pub(crate) fn lock(
     state_dir: &Path,
     id: SessionId,
     tty: &str,
     message: &str,
     by_uid: u32,
-) -> Result<(), String> {
-    let state_err = |e: io::Error| {
-        format!(
-            "cannot record the lock in {}: {e}",
-            locks_dir(state_dir).display()
-        )
+) -> Result<(), LockError> {
+    let state_err = |source: io::Error| LockError::Record {
+        dir: locks_dir(state_dir),
+        source,
     };
     let Terminal {
         fd,
@@ -283,13 +349,16 @@ pub fn lock(
         );
         return Ok(());
     }
-    let modes = tcgetattr(&fd).map_err(|e| format!("cannot read the modes of /dev/{tty}: {e}"))?;
+    let modes = tcgetattr(&fd).map_err(|source| LockError::ReadModes {
+        tty: tty.to_string(),
+        source,
+    })?;
     // The shell and the terminal's foreground job; sshd, which serves the terminal, and
     // every other process group keep running.
     let stopped: Vec<StoppedProcess> = procs
         .into_iter()
         .filter(|p| p.pid == leader || Some(p.pgrp) == foreground)
-        .filter(|p| !matches!(p.comm.as_str(), "sshd" | "sshd-session"))
+        .filter(|p| !is_connection_process(&p.comm))
         .map(|p| StoppedProcess {
             pid: p.pid.0,
             start_time: p.start_time,
@@ -298,7 +367,7 @@ pub fn lock(
         .collect();
     let record = LockRecord {
         session_id: id.0,
-        boot_id: procfs::boot_id().ok_or("cannot read this boot's ID")?,
+        boot_id: procfs::boot_id().ok_or(LockError::NoBootId)?,
         tty: tty.to_string(),
         message: message.to_string(),
         locked_at: wms_core::time::now_unix(),
@@ -317,7 +386,7 @@ pub fn lock(
     let mut order: Vec<&StoppedProcess> = record.stopped.iter().collect();
     order.sort_by_key(|p| !p.shell);
     for p in order {
-        if let Some(pinned) = pin(Pid(p.pid), p.start_time, id) {
+        if let Some(pinned) = pin(p.key(), id) {
             if pinned.signal(Signal::STOP).is_ok() && p.shell {
                 wait_stopped(Pid(p.pid), p.start_time);
             }
@@ -326,9 +395,12 @@ pub fn lock(
     let mut locked = modes.clone();
     locked.local_modes -= LOCAL_OFF;
     locked.input_modes -= INPUT_OFF;
-    if let Err(e) = tcsetattr(&fd, OptionalActions::Now, &locked) {
+    if let Err(source) = tcsetattr(&fd, OptionalActions::Now, &locked) {
         let _ = unlock(state_dir, id);
-        return Err(format!("cannot change the modes of /dev/{tty}: {e}"));
+        return Err(LockError::SetModes {
+            tty: tty.to_string(),
+            source,
+        });
     }
     write_tty(
         &fd,
@@ -352,7 +424,7 @@ fn wait_stopped(pid: Pid, start_time: u64) {
 }
 
 /// Undoes the lock of session `id`. `Ok(false)` when it was not locked.
-pub fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, String> {
+pub(crate) fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, LockError> {
     let Some(r) = load(state_dir, id)? else {
         return Ok(false);
     };
@@ -378,14 +450,18 @@ pub fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, String> {
         }
         .as_bytes(),
     );
-    let mut modes =
-        tcgetattr(&fd).map_err(|e| format!("cannot read the modes of /dev/{}: {e}", r.tty))?;
+    let mut modes = tcgetattr(&fd).map_err(|source| LockError::ReadModes {
+        tty: r.tty.clone(),
+        source,
+    })?;
     modes.local_modes =
         (modes.local_modes - LOCAL_OFF) | LocalModes::from_bits_retain(r.local_modes);
     modes.input_modes =
         (modes.input_modes - INPUT_OFF) | InputModes::from_bits_retain(r.input_modes);
-    tcsetattr(&fd, OptionalActions::Now, &modes)
-        .map_err(|e| format!("cannot restore the modes of /dev/{}: {e}", r.tty))?;
+    tcsetattr(&fd, OptionalActions::Now, &modes).map_err(|source| LockError::RestoreModes {
+        tty: r.tty.clone(),
+        source,
+    })?;
     let _ = tcflush(&fd, QueueSelector::IFlush);
     continue_stopped(&r, id);
     redraw(&fd);
@@ -398,7 +474,7 @@ fn continue_stopped(r: &LockRecord, id: SessionId) {
     let mut order: Vec<&StoppedProcess> = r.stopped.iter().collect();
     order.sort_by_key(|p| p.shell);
     for p in order {
-        if let Some(pinned) = pin(Pid(p.pid), p.start_time, id) {
+        if let Some(pinned) = pin(p.key(), id) {
             let _ = pinned.signal(Signal::CONT);
         }
     }

@@ -149,10 +149,6 @@ pub fn stat(pid: Pid) -> Option<Stat> {
     with_file(pid, "stat", |b| parse_stat(&String::from_utf8_lossy(b)))
 }
 
-pub fn environ(pid: Pid) -> Option<Vec<u8>> {
-    with_file(pid, "environ", |b| Some(b.to_vec()))
-}
-
 /// The value of `key` in the environment of `pid`, without copying the whole block.
 pub fn environ_var(pid: Pid, key: &str) -> Option<Vec<u8>> {
     with_file(pid, "environ", |b| {
@@ -281,17 +277,6 @@ impl Reader {
         }
         Some(&self.buf[..len])
     }
-}
-
-/// The supplementary groups of a process (the `Groups:` line of `/proc/PID/status`).
-pub fn groups(pid: Pid) -> Option<Vec<u32>> {
-    let status = read_text(Path::new(&format!("/proc/{pid}/status"))).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Groups:"))?;
-    Some(
-        line.split_ascii_whitespace()
-            .filter_map(|g| g.parse().ok())
-            .collect(),
-    )
 }
 
 /// This boot's random ID: state recorded under one boot means nothing under another,

@@ -10,7 +10,7 @@
 //! overflowed, `ENOBUFS`) the table is rebuilt by a full scan: it never keeps a guess.
 //! The follower sleeps in `poll` with no timeout: a quiet host costs no wake-ups.
 
-use crate::discover::{scan, SessionProcess};
+use crate::process::{scan, SessionProcess};
 use crate::procfs;
 use crate::sys::proc_events::{messages, Event, ProcEvents};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

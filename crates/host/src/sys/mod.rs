@@ -21,7 +21,7 @@ pub struct PinnedProcess {
 
 impl PinnedProcess {
     /// Opens a pidfd for `pid`. The caller must then check, *after* this call, that the
-    /// process is the one it meant (see `close::pin`), because the PID may have been
+    /// process is the one it meant (see `process::pin`), because the PID may have been
     /// reused between the scan that found it and this call.
     pub fn open(pid: Pid) -> io::Result<PinnedProcess> {
         let raw = rustix::process::Pid::from_raw(pid.0)

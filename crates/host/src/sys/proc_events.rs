@@ -1,10 +1,14 @@
 //! The kernel's process events (the proc connector, `NETLINK_CONNECTOR`): a subscription
 //! that reports every fork on the host. The close engine follows them instead of
-//! rescanning `/proc` (see `close::Tracker`). The socket calls are raw libc, the only
-//! interface there is; the wire format is parsed here, safely, from bytes.
+//! rescanning `/proc` (see `process::follow::Tracker`). The socket calls go through
+//! rustix's netlink support (the socket, its multicast group in the bound address, the
+//! receive buffer), so there is no `unsafe` here; the wire format is built and parsed here,
+//! safely, from bytes.
 
+use rustix::fd::OwnedFd;
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// A process event, as far as the tracker cares.
@@ -53,6 +57,8 @@ const PROC_EVENT_SID: u32 = 0x80;
 const PROC_EVENT_COMM: u32 = 0x200;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
+/// `nlmsg_type` of a message that is complete in itself (linux/netlink.h).
+const NLMSG_DONE: u32 = 3;
 /// `struct cn_msg` before its data: id (idx, val), seq, ack, len, flags.
 const CN_MSG_HDRLEN: usize = 20;
 /// The inode numbers of the initial PID and user namespaces (linux/proc_ns.h).
@@ -146,51 +152,20 @@ impl ProcEvents {
                 "process events need root in the initial PID and user namespaces",
             ));
         }
-        // SAFETY: socket(2) returns a new descriptor or -1.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_CONNECTOR,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            Some(netlink::CONNECTOR),
+        )?;
         // Room for a burst of forks between two reads (an overflow only costs a new start);
         // root may exceed rmem_max.
-        let size = libc::c_int::try_from(buffer).unwrap_or(libc::c_int::MAX);
-        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-            // SAFETY: setsockopt with a pointer to a c_int and its size.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if rc == 0 {
-                break;
-            }
+        let size = buffer;
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&fd, size).is_err() {
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, size);
         }
-        // SAFETY: a zeroed sockaddr_nl is valid; bind reads `size_of` bytes of it.
-        let rc = unsafe {
-            let mut addr: libc::sockaddr_nl = std::mem::zeroed();
-            addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            addr.nl_groups = CN_IDX_PROC;
-            libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Joining the proc connector's multicast group is binding to it.
+        rustix::net::bind(&fd, &SocketAddrNetlink::new(0, CN_IDX_PROC))?;
         let ev = ProcEvents { fd };
         // Every event type, which the kernel acknowledges...
         let ack = std::process::id() ^ 0x5eed_0000;
@@ -212,7 +187,7 @@ impl ProcEvents {
         let mut msg = [0u8; NLMSG_HDRLEN + CN_MSG_HDRLEN + 8];
         let mut put = |at: usize, v: u32| msg[at..at + 4].copy_from_slice(&v.to_ne_bytes());
         put(0, total as u32); // nlmsg_len
-        put(4, libc::NLMSG_DONE as u32); // nlmsg_type (u16) and flags (u16, 0)
+        put(4, NLMSG_DONE); // nlmsg_type (u16) and flags (u16, 0)
         put(8, ack); // nlmsg_seq
         put(12, std::process::id()); // nlmsg_pid
         let c = NLMSG_HDRLEN;
@@ -225,23 +200,13 @@ impl ProcEvents {
         if let Some(f) = filter {
             put(c + 24, f);
         }
-        // SAFETY: sendto with a buffer of at least `total` bytes and a zeroed (kernel)
-        // netlink address.
-        let rc = unsafe {
-            let mut to: libc::sockaddr_nl = std::mem::zeroed();
-            to.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                msg.as_ptr().cast(),
-                total,
-                0,
-                (&to as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // To the kernel: port 0, no groups.
+        rustix::net::sendto(
+            &self.fd,
+            &msg[..total],
+            SendFlags::empty(),
+            &SocketAddrNetlink::new(0, 0),
+        )?;
         Ok(())
     }
 
@@ -298,21 +263,14 @@ impl ProcEvents {
         }
     }
 
-    /// One datagram into `buf`; `None` when none is queued. Lost events are an error
-    /// (`ENOBUFS`: the receive buffer overflowed).
+    /// One datagram into `buf`; `None` when none is queued. Lost events are an error.
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
-            // SAFETY: recv into a writable buffer of `buf.len()` bytes.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 0 {
-                return Ok(Some(n as usize));
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return Ok(None),
-                _ => return Err(e),
+            match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
+                Ok((_, n)) => return Ok(Some(n.min(buf.len()))),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::AGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -1,0 +1,314 @@
+//! The front door of the host backend: [`Host`], what the CLI and the agent call. It
+//! knows the caller, plans an action with the core's rules over the sessions
+//! [`crate::discover`] finds, and carries it out through the actions ([`crate::close`],
+//! [`crate::disconnect`], [`crate::lock`]), turning what each did into an [`Outcome`].
+
+use crate::config::Config;
+use crate::discover::{self, ssh_client};
+use crate::identity::{own_role, HostNames};
+use crate::process::follow::CloseCache;
+use crate::process::{par_chunks, scan_where, SessionProcess};
+use crate::procfs;
+use std::io;
+use wms_core::api::{ActionRequest, ActionVerb};
+use wms_core::{
+    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, Step, TargetResult,
+    Uid,
+};
+
+/// An action planned for a caller and not yet carried out ([`Host::plan_action`]).
+#[derive(Debug, Clone)]
+pub struct PlannedAction {
+    verb: ActionVerb,
+    what_if: bool,
+    message: Option<String>,
+    steps: Vec<Step>,
+}
+
+/// One target of a planned action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTarget {
+    pub session_id: SessionId,
+    pub user_name: Option<String>,
+    /// Whether the action will be carried out on it (else it is answered at once:
+    /// NotFound, AccessDenied, OwnSession, Skipped, or WhatIf).
+    pub acts: bool,
+}
+
+impl PlannedAction {
+    /// Every target in order, and whether it will be acted on.
+    pub fn targets(&self) -> Vec<PlannedTarget> {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Act(s) => PlannedTarget {
+                    session_id: s.session_id,
+                    user_name: Some(s.user_name.clone()),
+                    acts: !self.what_if,
+                },
+                Step::Report {
+                    session_id,
+                    user_name,
+                    ..
+                } => PlannedTarget {
+                    session_id: *session_id,
+                    user_name: user_name.clone(),
+                    acts: false,
+                },
+            })
+            .collect()
+    }
+
+    /// Whether anything will be changed (some target acted on, not what-if).
+    pub fn changes_anything(&self) -> bool {
+        !self.what_if && self.steps.iter().any(|s| matches!(s, Step::Act(_)))
+    }
+}
+
+/// The host as wms sees it: its configuration and names.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub config: Config,
+    pub names: HostNames,
+    /// What closes share: the last listing, and the process events that follow it (see
+    /// [`CloseCache`]). Clones of a host share it.
+    close_cache: std::sync::Arc<CloseCache>,
+}
+
+impl Host {
+    pub fn new(config: Config) -> Host {
+        Host {
+            config,
+            names: HostNames::discover(),
+            close_cache: Default::default(),
+        }
+    }
+
+    /// The caller, when the engine runs in-process with the caller's own identity.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            uid: Uid(rustix::process::getuid().as_raw()),
+            role: own_role(&self.config),
+            own_session: procfs::session_id(Pid(std::process::id() as i32))
+                .and_then(SessionId::from_kernel),
+        }
+    }
+
+    /// A caller on the agent's Unix socket, from the credentials the kernel recorded when
+    /// it connected (see [`crate::peer`]): never from a process looked up later.
+    pub fn caller_from(&self, peer: &crate::peer::PeerCredentials) -> Caller {
+        Caller {
+            uid: peer.uid,
+            role: crate::identity::role_of(peer.uid.0, &peer.gids, &self.config),
+            own_session: peer.own_session,
+        }
+    }
+
+    /// Carries out `verb` on `session` for `caller` (`message` is Lock's).
+    pub fn act(
+        &self,
+        caller: &Caller,
+        verb: ActionVerb,
+        session: &Session,
+        message: Option<&str>,
+    ) -> Outcome {
+        match verb {
+            ActionVerb::Close => self.close(session),
+            ActionVerb::Disconnect => self.disconnect(session),
+            ActionVerb::Lock => self.lock(caller, session, message.unwrap_or_default()),
+            ActionVerb::Unlock => self.unlock(session),
+        }
+    }
+
+    /// The engine, wherever it runs (in-process or in the agent): plans `req` for `caller`
+    /// with the core's rules over the current sessions, then acts on each session the
+    /// caller may act on (or answers WhatIf). One result per target, in order.
+    pub fn run_action(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        selection: &Selection,
+    ) -> io::Result<Vec<TargetResult>> {
+        let planned = self.plan_action(caller, req, selection)?;
+        Ok(self.execute(caller, planned))
+    }
+
+    /// Plans `req` for `caller` with the core's rules over the current sessions, and does
+    /// nothing yet: the agent records what it is about to do before [`Host::execute`].
+    pub fn plan_action(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        selection: &Selection,
+    ) -> io::Result<PlannedAction> {
+        // Sessions named by ID are all the plan looks at: build only those (a host with
+        // many sessions would otherwise resolve every user and read every environment).
+        let sessions = match selection {
+            Selection::All => self.sessions()?,
+            Selection::Ids(ids) => {
+                let ids: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
+                self.sessions_where(&|s| ids.contains(&s))?
+            }
+        };
+        Ok(PlannedAction {
+            verb: req.verb,
+            what_if: req.what_if,
+            message: req.message.clone(),
+            steps: plan(caller, req.verb.verb(), selection, &sessions),
+        })
+    }
+
+    /// Carries out a planned action: acts on each session the plan allows (or answers
+    /// WhatIf), and answers the rest as planned. One result per target, in order.
+    pub fn execute(&self, caller: &Caller, planned: PlannedAction) -> Vec<TargetResult> {
+        let PlannedAction {
+            verb,
+            what_if,
+            message,
+            steps,
+        } = planned;
+        let results = steps
+            .into_iter()
+            .map(|step| match step {
+                Step::Report {
+                    session_id,
+                    user_name,
+                    outcome,
+                } => TargetResult {
+                    computer_name: self.names.fqdn.clone(),
+                    session_id,
+                    user_name,
+                    outcome,
+                },
+                Step::Act(s) => TargetResult {
+                    computer_name: s.computer_name.clone(),
+                    session_id: s.session_id,
+                    user_name: Some(s.user_name.clone()),
+                    outcome: if what_if {
+                        Outcome::WhatIf
+                    } else {
+                        self.act(caller, verb, &s, message.as_deref())
+                    },
+                },
+            })
+            .collect();
+        // A long-lived host (the agent) would otherwise keep following process events
+        // until its next listing.
+        self.close_cache.done();
+        results
+    }
+
+    /// Every login session on this host, in session ID order.
+    pub fn sessions(&self) -> io::Result<Vec<Session>> {
+        self.sessions_where(&|_| true)
+    }
+
+    /// The sessions `keep` takes, in session ID order.
+    fn sessions_where(
+        &self,
+        keep: &(dyn Fn(SessionId) -> bool + Sync),
+    ) -> io::Result<Vec<Session>> {
+        let procs = scan_where(keep)?;
+        Ok(self.sessions_from(procs, &|_, procs| ssh_client(procs)))
+    }
+
+    /// The sessions of the processes `procs` (from [`crate::process::scan`]), in session
+    /// ID order, with the client address of each from `client_of` (given the session's
+    /// processes, oldest first; [`discover::ssh_client`] reads it from their environments,
+    /// a caller that keeps sessions can answer from what it read before). The sessions
+    /// listed here are the ones later closes follow (see `process::follow`).
+    pub fn sessions_from(
+        &self,
+        procs: Vec<SessionProcess>,
+        client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
+    ) -> Vec<Session> {
+        let sessions = discover::by_session(procs);
+        let mut builder = discover::Builder::new(&self.config, &self.names);
+        let locks = crate::lock::load_all(&self.config.state_dir);
+        // The client address is the one part that reads more than stat: environments, in
+        // parallel like the scan.
+        let clients = par_chunks(&sessions, 16, |chunk| {
+            chunk
+                .iter()
+                .map(|(id, procs)| client_of(*id, procs))
+                .collect()
+        });
+        self.close_cache.listed(
+            sessions
+                .iter()
+                .map(|(id, procs)| (*id, procs.iter().map(|p| p.stat.pid).collect())),
+        );
+        sessions
+            .into_iter()
+            .zip(clients)
+            .map(|((id, procs), client)| {
+                let mut s = builder.build(id, &procs, client);
+                if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
+                    s.is_locked = true;
+                    s.lock_message = Some(l.message.clone());
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// Closes (logs off) `session`: see [`crate::close`].
+    pub fn close(&self, session: &Session) -> Outcome {
+        match crate::close::close_listed(
+            &self.close_cache,
+            session.session_id,
+            self.config.grace(),
+            self.config.kill_deadline(),
+        ) {
+            Ok(report) => {
+                tracing::debug!(
+                    session = session.session_id.0,
+                    terminated = report.terminated,
+                    killed = report.killed,
+                    "session closed"
+                );
+                crate::lock::forget(&self.config.state_dir, session.session_id);
+                Outcome::Done
+            }
+            Err(cause) => Outcome::Failed(cause.to_string()),
+        }
+    }
+
+    /// Disconnects `session`: see [`crate::disconnect`].
+    pub fn disconnect(&self, session: &Session) -> Outcome {
+        use crate::disconnect::{disconnect, Disconnected};
+        let remote = session.state != SessionState::ConnectedToStation;
+        match disconnect(session.session_id, remote, session.service.as_deref()) {
+            Ok(Disconnected::Now) => Outcome::Done,
+            Ok(Disconnected::Already) => {
+                tracing::debug!(session = session.session_id.0, "already disconnected");
+                Outcome::Done
+            }
+            Err(e) if e.is_not_supported() => Outcome::NotSupported(e.to_string()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// Locks `session` with `message`: see [`crate::lock`].
+    pub fn lock(&self, caller: &Caller, session: &Session, message: &str) -> Outcome {
+        let Some(tty) = &session.tty else {
+            return Outcome::NotSupported(
+                "it has no terminal; only terminal sessions can be locked".into(),
+            );
+        };
+        // Who asked, as the rules knew them (the agent acts for its callers).
+        let by = caller.uid.0;
+        match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
+            Ok(()) => Outcome::Done,
+            Err(why) => Outcome::Failed(why.to_string()),
+        }
+    }
+
+    /// Unlocks `session`; a session that is not locked is left as it is.
+    pub fn unlock(&self, session: &Session) -> Outcome {
+        match crate::lock::unlock(&self.config.state_dir, session.session_id) {
+            Ok(_) => Outcome::Done,
+            Err(why) => Outcome::Failed(why.to_string()),
+        }
+    }
+}
