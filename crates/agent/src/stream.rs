@@ -121,9 +121,8 @@ pub async fn events(
                     first.push_str(&e.sse());
                     last_sent = e.event_id;
                 }
-                if first.is_empty() {
-                    first.push_str(&ready(last_sent));
-                }
+                // Caught up: what follows is live.
+                first.push_str(&ready(last_sent));
             }
             Resume::Resync => first.push_str(&resync(last_sent)),
         },
@@ -173,7 +172,8 @@ pub async fn events(
         .into_response()
 }
 
-/// The first message of a stream that starts now: where it starts.
+/// The message that says the stream is live from here (after what a resuming client
+/// missed, if anything): where it stands.
 fn ready(last: u64) -> String {
     format!("id: {last}\nevent: Ready\ndata: {{\"Type\":\"Ready\",\"EventId\":{last}}}\n\n")
 }

@@ -45,12 +45,20 @@ fn shared_dir(what: &str) -> PathBuf {
 }
 
 /// A shell loop that notes SIGTERM in `mark` and carries on: a session that is slow to
-/// close (it lasts the whole grace period).
+/// close (it lasts the whole grace period). Once its traps are set it writes
+/// `mark.ready`; [`open_stubborn`] waits for that, so a close never finds it half started.
 fn stubborn(mark: &Path) -> String {
     format!(
-        "sh -c 'trap \"\" HUP PIPE; trap \"touch {m}\" TERM; while :; do sleep 0.05; done'",
+        "sh -c 'trap \"\" HUP PIPE; trap \"touch {m}\" TERM; touch {m}.ready; while :; do sleep 0.05; done'",
         m = mark.display()
     )
+}
+
+/// A real ssh session running [`stubborn`], once its traps are set.
+fn open_stubborn(sshd: &Sshd, who: &TestUser, mark: &Path) -> SshSession {
+    let s = sshd.open_session(who, &stubborn(mark), false);
+    wait_file(&mark.with_extension("ready"), "the session's start");
+    s
 }
 
 #[test]
@@ -104,7 +112,7 @@ fn an_action_leaves_its_intent_in_the_audit_log_before_the_agent_is_killed() {
     // agent is killed.
     let mut agent = Agent::start_graced(fresh_dir("agent"), None, 30.0, "");
     let sshd = Sshd::start();
-    let target = sshd.open_session(&user(Role::Plain), &stubborn(&mark), false);
+    let target = open_stubborn(&sshd, &user(Role::Plain), &mark);
     let id = target.session_id();
     let pending = {
         let socket = agent.socket();
@@ -200,10 +208,7 @@ fn slow_closes_do_not_stall_listings() {
     let sessions: Vec<_> = (0..slow)
         .map(|i| {
             let mark = marks.join(format!("term-{i}"));
-            (
-                sshd.open_session(&user(Role::Plain), &stubborn(&mark), false),
-                mark,
-            )
+            (open_stubborn(&sshd, &user(Role::Plain), &mark), mark)
         })
         .collect();
     let finished = Arc::new(AtomicUsize::new(0));

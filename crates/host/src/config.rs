@@ -113,7 +113,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_readers: MetricsReaders::Callers,
-            event_buffer: 4 << 20,
+            event_buffer: 16 << 20,
             handshake_timeout: 10.0,
             header_timeout: 10.0,
             idle_timeout: 10.0,
