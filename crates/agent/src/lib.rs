@@ -772,4 +772,114 @@ mod tests {
             assert!(doc["paths"][path].is_object(), "{path} is not described");
         }
     }
+
+    /// The router alone, called with `oneshot` (no socket): the real-listener tests are in
+    /// tests/ and crates/cli/tests.
+    mod router {
+        use super::super::*;
+        use axum::extract::Request;
+        use tower::ServiceExt;
+
+        fn state() -> (Arc<AppState>, std::path::PathBuf) {
+            let dir = std::env::temp_dir().join(format!(
+                "wmsd-router-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = wms_host::Config {
+                state_dir: dir.clone(),
+                ..wms_host::Config::default()
+            };
+            let state = AppState::new(
+                Host::new(config),
+                Audit::open(&dir.join("audit.log")).unwrap(),
+                TokenStore::new(&dir),
+            );
+            (Arc::new(state), dir)
+        }
+
+        fn request(method: &str, path: &str, peer: Peer, body: &str) -> Request {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json")
+                .extension(ConnectInfo(peer))
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        }
+
+        fn tcp() -> Peer {
+            Peer::Tcp {
+                addr: "127.0.0.1:40000".parse().unwrap(),
+            }
+        }
+
+        async fn body_text(r: Response) -> String {
+            let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            String::from_utf8_lossy(&b).into_owned()
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn the_document_is_open_to_anyone() {
+            let (st, dir) = state();
+            let r = app(st)
+                .oneshot(request("GET", "/openapi.json", tcp(), ""))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(body_text(r).await.contains("\"openapi\":\"3.0.3\""));
+            let _ = std::fs::remove_dir_all(dir);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_remote_caller_without_a_token_is_refused_and_audited() {
+            let (st, dir) = state();
+            let r = app(st.clone())
+                .oneshot(request(
+                    "POST",
+                    "/v1/actions",
+                    tcp(),
+                    r#"{"verb":"close","all":true}"#,
+                ))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+            assert!(body_text(r).await.contains("no token"));
+            let log = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+            assert!(
+                log.contains("\"via\":\"tcp\"") && log.contains("no token"),
+                "{log}"
+            );
+            // Listing and metrics over TCP need a token too.
+            for path in ["/v1/sessions", "/metrics"] {
+                let r = app(st.clone())
+                    .oneshot(request("GET", path, tcp(), ""))
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_local_caller_the_kernel_could_not_vouch_for_is_refused() {
+            let (st, dir) = state();
+            let peer = Peer::Unix(Err("the process that connected is gone".into()));
+            let r = app(st)
+                .oneshot(request(
+                    "POST",
+                    "/v1/actions",
+                    peer,
+                    r#"{"verb":"close","all":true}"#,
+                ))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            assert!(body_text(r).await.contains("could not be identified"));
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
