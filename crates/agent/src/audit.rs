@@ -8,7 +8,7 @@
 use crate::Peer;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -87,14 +87,7 @@ impl Audit {
             }
         }
         let before = open.len;
-        let written = open
-            .file
-            .write_all(&line)
-            .and_then(|()| open.file.sync_data());
-        if written.is_err() {
-            let _ = open.file.set_len(before);
-            return written;
-        }
+        crate::fsutil::append_synced(&mut open.file, before, &line)?;
         open.len += line.len() as u64;
         Ok(())
     }

@@ -364,14 +364,7 @@ impl Journal {
             buf.push(b'\n');
         }
         let before = self.file.metadata()?.len();
-        let written = self
-            .file
-            .write_all(&buf)
-            .and_then(|()| self.file.sync_data());
-        if written.is_err() {
-            let _ = self.file.set_len(before);
-        }
-        written?;
+        crate::fsutil::append_synced(&mut self.file, before, &buf)?;
         self.events += events.len();
         Ok(())
     }

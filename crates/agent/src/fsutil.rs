@@ -22,5 +22,17 @@ pub fn lock(path: &Path) -> io::Result<Lock> {
     Ok(Lock(f))
 }
 
+/// Appends `bytes` to `file` (opened for appending) and syncs them; on failure (a full
+/// filesystem, say) whatever part reached the file is cut off again, so a log of lines
+/// stays whole lines. `len` is the file's length before.
+pub fn append_synced(file: &mut File, len: u64, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(len);
+    }
+    written
+}
+
 /// The one atomic write of the workspace: see [`wms_host::fsutil::write_atomic`].
 pub use wms_host::fsutil::write_atomic;

@@ -101,7 +101,7 @@ impl Metrics {
     /// Counts one target's outcome of an action.
     pub fn action(&self, verb: &'static str, outcome: &Outcome) {
         *lock(&self.actions)
-            .entry((verb, outcome_label(outcome)))
+            .entry((verb, outcome.name()))
             .or_default() += 1;
     }
 
@@ -237,19 +237,6 @@ fn state_label(s: SessionState) -> &'static str {
         SessionState::RemoteConnection => "RemoteConnection",
         SessionState::ConnectedToStation => "ConnectedToStation",
         SessionState::Disconnected => "Disconnected",
-    }
-}
-
-fn outcome_label(o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Done => "Done",
-        Outcome::WhatIf => "WhatIf",
-        Outcome::NotFound => "NotFound",
-        Outcome::AccessDenied(_) => "AccessDenied",
-        Outcome::OwnSession => "OwnSession",
-        Outcome::Skipped(_) => "Skipped",
-        Outcome::NotSupported(_) => "NotSupported",
-        Outcome::Failed(_) => "Failed",
     }
 }
 
