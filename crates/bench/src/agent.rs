@@ -253,6 +253,25 @@ pub fn status_field(pid: u32, name: &str) -> Option<u64> {
         .ok()
 }
 
+/// The sum of a field of `/proc/PID/task/TID/status` over every thread of `pid`.
+pub fn threads_sum(pid: u32, name: &str) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| {
+            let tid = t.file_name().to_str()?.parse::<u32>().ok()?;
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
 /// The kernel's count of tasks created since boot (`processes` in `/proc/stat`).
 pub fn forks_since_boot() -> u64 {
     std::fs::read_to_string("/proc/stat")

@@ -117,8 +117,9 @@ fn idle(a: &Args, agent: &Agent) -> Res<Value> {
         json!({
             "vm_rss_kib": agent.status_field("VmRSS"),
             "vm_hwm_kib": agent.status_field("VmHWM"),
-            "voluntary_ctxt_switches": agent.status_field("voluntary_ctxt_switches"),
-            "nonvoluntary_ctxt_switches": agent.status_field("nonvoluntary_ctxt_switches"),
+            // Of every thread: /proc/PID/status counts only the main thread's.
+            "voluntary_ctxt_switches": crate::agent::threads_sum(agent.pid(), "voluntary_ctxt_switches"),
+            "nonvoluntary_ctxt_switches": crate::agent::threads_sum(agent.pid(), "nonvoluntary_ctxt_switches"),
             "threads": agent.status_field("Threads"),
             "cpu_ms": (agent.cpu_seconds() * 1e3).round(),
             "host_forks_since_boot": forks_since_boot(),
