@@ -3,13 +3,19 @@
 //!
 //!     wms-bench run --out BENCHMARKS.md --bin-dir target/release
 //!                   [--sandbox-pid PID --sandbox-port PORT] [--runs N] [--quick]
+//!                   [--only NAME,...] [--oha PATH]
 //!     wms-bench close-all-inner ...    (run by `run` inside a private PID namespace)
 //!
 //! - list: `wms session list -o json` over 1,000 generated sessions of 5 processes, against
 //!   the floor program (`floor`) and `ps -e -o pid,sess,uid,stat,comm`, taking turns;
+//! - the agent (`agent_bench`), with 1,000 sessions of 5 processes: idle memory and
+//!   wake-ups, `wms session list` through it against in-process and `loginctl`,
+//!   `GET /v1/sessions` at 1,000 requests/s over TLS (oha), and how soon a watcher of
+//!   `GET /v1/events` sees a new session;
 //! - close one: `wms session close ID` on a session of 50 processes that honour SIGTERM,
-//!   against `loginctl terminate-session` on an ssh session of 50 processes in the logind
-//!   sandbox, both measured until every process of the session has exited;
+//!   in-process and through an agent, against `loginctl terminate-session` on an ssh
+//!   session of 50 processes in the logind sandbox, all measured until every process of
+//!   the session has exited;
 //! - close all: 500 sessions of 5 processes, by their IDs, and with `--all` inside a private
 //!   PID namespace that holds only the generated sessions;
 //! - peak memory (maximum RSS from `/usr/bin/time -v`) of wms in each case.
@@ -21,9 +27,12 @@
 // each unsafe block with its SAFETY line; the product denies `unsafe` outside wms-host's sys.
 #![allow(unsafe_code)]
 
+mod agent;
+mod agent_bench;
 mod measure;
 mod report;
 
+use agent::Agent;
 use measure::{
     median, pin_all, raise_nofile_limit, read_gen_output, time_command, time_until_gone, Gone,
     Series,
@@ -44,14 +53,21 @@ struct Args {
     sandbox_port: u16,
     runs: usize,
     quick: bool,
-    /// The benchmarks to run (`--only list,close-one,sandbox,close-all,close-all-ns`);
-    /// all when empty.
+    /// The benchmarks to run (`--only list,agent-idle,agent-list,agent-load,agent-watch,
+    /// close-one,sandbox,close-all,close-all-ns`; `agent` for the four agent ones); all
+    /// when empty.
     only: Vec<String>,
+    /// The load generator for `GET /v1/sessions` (oha); not measured without it.
+    oha: Option<PathBuf>,
 }
 
 impl Args {
     fn wants(&self, name: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|o| o == name)
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|o| o == name || (o == "agent" && name.starts_with("agent-")))
     }
     fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
@@ -63,7 +79,7 @@ impl Args {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: wms-bench run --out FILE --bin-dir DIR [--sandbox-pid PID] [--sandbox-port PORT] [--runs N] [--quick]\n       wms-bench close-all-inner --wms PATH --sessions N --procs M --runs R"
+        "usage: wms-bench run --out FILE --bin-dir DIR [--sandbox-pid PID] [--sandbox-port PORT] [--runs N] [--quick] [--only NAME,...] [--oha PATH]\n       wms-bench close-all-inner --wms PATH --sessions N --procs M --runs R"
     );
     ExitCode::from(2)
 }
@@ -105,6 +121,7 @@ fn main() -> ExitCode {
                 only: opt("--only")
                     .map(|o| o.split(',').map(str::to_string).collect())
                     .unwrap_or_default(),
+                oha: opt("--oha").map(PathBuf::from).filter(|p| p.is_file()),
             };
             match run(&a) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -141,7 +158,7 @@ fn main() -> ExitCode {
 type Res<T> = Result<T, String>;
 
 fn run(a: &Args) -> Res<()> {
-    for b in ["wms", "floor", "wms-gen"] {
+    for b in ["wms", "wmsd", "floor", "wms-gen"] {
         if !a.bin(b).is_file() {
             return Err(format!(
                 "{} is missing: build the release binaries first",
@@ -152,6 +169,24 @@ fn run(a: &Args) -> Res<()> {
     let mut rep = Report::new(&a.bin_dir);
     eprintln!("wms-bench: machine: {}", rep.machine_line());
 
+    // Every in-process `wms` the harness runs gets a configuration of its own whose socket
+    // has no agent, so that an agent running on this host (at the default socket) is never
+    // measured in its place; the agent benchmarks name their own agent's configuration.
+    let conf_dir = std::env::temp_dir().join(format!("wms-bench-conf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&conf_dir);
+    std::fs::create_dir_all(&conf_dir).map_err(|e| format!("mkdir {}: {e}", conf_dir.display()))?;
+    let no_agent = conf_dir.join("wms.toml");
+    agent::write_config(&no_agent, &agent::no_agent_config(&conf_dir))?;
+    // Set before any thread of the harness starts.
+    std::env::set_var("WMS_CONFIG", &no_agent);
+    let res = run_benches(a, &mut rep);
+    let _ = std::fs::remove_dir_all(&conf_dir);
+    res?;
+
+    write_results(a, &mut rep)
+}
+
+fn run_benches(a: &Args, rep: &mut Report) -> Res<()> {
     // 1. List.
     for (label, ssh_like) in [("console-like", false), ("ssh-like", true)] {
         if !a.wants("list") {
@@ -162,16 +197,49 @@ fn run(a: &Args) -> Res<()> {
         rep.list.push((label.to_string(), r));
     }
 
-    // 2. Close one session of 50.
+    // 2. The agent, with 1,000 sessions of 5 processes.
+    if agent_bench::NAMES.iter().any(|n| a.wants(n)) {
+        let ns = a
+            .sandbox_pid
+            .and_then(|pid| std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok());
+        if ns.is_none() {
+            rep.notes.push(
+                "The logind sandbox was not available, so `loginctl list-sessions` was not measured."
+                    .into(),
+            );
+        }
+        match agent_bench::agent_suite(a, ns.as_ref()) {
+            Ok(v) => rep.agent = Some(v),
+            Err(e) => {
+                eprintln!("wms-bench: the agent benchmarks failed: {e}");
+                rep.notes.push(format!("The agent benchmarks failed: {e}"));
+            }
+        }
+    }
+
+    // 3. Close one session of 50, in-process and through an agent of its own.
+    let close_agent = if a.wants("close-one") || a.wants("sandbox") {
+        match Agent::start(&a.bin_dir, "close") {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                rep.notes.push(format!(
+                    "The agent for the close benchmarks did not start ({e}): closes were measured in-process only."
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     if a.wants("close-one") {
         eprintln!("wms-bench: close one generated session of 50 processes");
-        rep.close_one_gen = Some(close_one_gen(a)?);
+        rep.close_one_gen = Some(close_one_gen(a, close_agent.as_ref())?);
     }
     match a.sandbox_pid {
         _ if !a.wants("sandbox") => {}
         Some(pid) => {
             eprintln!("wms-bench: close one ssh session of 50 processes in the logind sandbox");
-            match close_one_sandbox(a, pid) {
+            match close_one_sandbox(a, pid, close_agent.as_ref()) {
                 Ok(v) => rep.close_one_sandbox = Some(v),
                 Err(e) => {
                     eprintln!("wms-bench: the logind sandbox benchmark failed: {e}");
@@ -185,7 +253,9 @@ fn run(a: &Args) -> Res<()> {
         ),
     }
 
-    // 3. Close all of 500.
+    drop(close_agent);
+
+    // 4. Close all of 500.
     let runs = if a.quick { 2 } else { 5 };
     if a.wants("close-all") {
         eprintln!("wms-bench: close 500 sessions of 5 processes by their IDs");
@@ -204,6 +274,10 @@ fn run(a: &Args) -> Res<()> {
         }
     }
 
+    Ok(())
+}
+
+fn write_results(a: &Args, rep: &mut Report) -> Res<()> {
     rep.machine["loadavg_after"] = json!(report::loadavg());
     let results = rep.json();
     let dir = Path::new("target/bench");
@@ -384,24 +458,42 @@ fn ps_count() -> usize {
         .unwrap_or(0)
 }
 
-/// `wms session close ID` on freshly generated sessions of 50 processes.
-fn close_one_gen(a: &Args) -> Res<Value> {
+/// `wms session close ID` on freshly generated sessions of 50 processes: in-process, and,
+/// taking turns with it when there is one, through `agent`.
+fn close_one_gen(a: &Args, agent: Option<&Agent>) -> Res<Value> {
     let warmup = 2;
     let mut cmd_times = Series::default();
     let mut gone_times = Series::default();
     let mut cpu_times = Series::default();
+    let (mut a_cmd, mut a_gone, mut a_cpu) = Default::default();
+    let ways: &[bool] = if agent.is_some() {
+        &[false, true]
+    } else {
+        &[false]
+    };
     for i in 0..warmup + a.runs {
-        let g = generate(&GenOptions::new(1, 50)).map_err(|e| format!("generate: {e}"))?;
-        let s = &g.sessions[0];
-        let mut cmd = Command::new(a.wms());
-        cmd.args(["session", "close", &s.id.to_string()]);
-        let t = time_until_gone(cmd, &pin_all(&s.pids), &[s.id])?;
-        if i >= warmup {
-            cmd_times.push(t.command);
-            gone_times.push(t.gone);
-            cpu_times.push(t.cpu);
+        for k in 0..ways.len() {
+            let through_agent = ways[(i + k) % ways.len()];
+            let g = generate(&GenOptions::new(1, 50)).map_err(|e| format!("generate: {e}"))?;
+            let s = &g.sessions[0];
+            let mut cmd = match agent {
+                Some(agent) if through_agent => agent.wms(&a.wms()),
+                _ => Command::new(a.wms()),
+            };
+            cmd.args(["session", "close", &s.id.to_string()]);
+            let t = time_until_gone(cmd, &pin_all(&s.pids), &[s.id])?;
+            if i >= warmup {
+                let (c, gn, cp): (&mut Series, &mut Series, &mut Series) = if through_agent {
+                    (&mut a_cmd, &mut a_gone, &mut a_cpu)
+                } else {
+                    (&mut cmd_times, &mut gone_times, &mut cpu_times)
+                };
+                c.push(t.command);
+                gn.push(t.gone);
+                cp.push(t.cpu);
+            }
+            drop(g);
         }
-        drop(g);
     }
     let g = generate(&GenOptions::new(1, 50)).map_err(|e| format!("generate: {e}"))?;
     let rss = max_rss_kib(&[
@@ -418,6 +510,7 @@ fn close_one_gen(a: &Args) -> Res<Value> {
         "gone": gone_times.json(),
         "cpu": cpu_times.json(),
         "wms_max_rss_kib": rss,
+        "agent": agent.map(|_| json!({"command": a_cmd.json(), "gone": a_gone.json(), "cpu": a_cpu.json()})),
     }))
 }
 
@@ -547,19 +640,25 @@ impl Sandbox {
     fn loginctl(&self, id: u32) -> Res<Command> {
         let mut cmd = Command::new("loginctl");
         cmd.args(["terminate-session", &id.to_string()]);
-        // SAFETY: setns in the forked child before exec; a raw system call, no allocation.
-        unsafe {
-            use std::os::fd::AsRawFd;
-            use std::os::unix::process::CommandExt;
-            let fd = self.mnt_ns.as_raw_fd();
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        in_mnt_ns(&mut cmd, &self.mnt_ns);
         Ok(cmd)
+    }
+}
+
+/// Makes `cmd` enter the mount namespace `ns` just before `exec` (so no `nsenter` is timed);
+/// `ns` must stay open until `cmd` is spawned.
+fn in_mnt_ns(cmd: &mut Command, ns: &std::fs::File) {
+    // SAFETY: setns in the forked child before exec; a raw system call, no allocation.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = ns.as_raw_fd();
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -576,49 +675,54 @@ fn finish_ssh(mut child: Child) {
     let _ = child.wait();
 }
 
-fn close_one_sandbox(a: &Args, pid: u32) -> Res<Value> {
+fn close_one_sandbox(a: &Args, pid: u32, agent: Option<&Agent>) -> Res<Value> {
     let sb = Sandbox::setup(pid, a.sandbox_port)?;
     let warmup = 2;
-    let (mut lc_cmd, mut lc_gone, mut w_cmd, mut w_gone) = Default::default();
-    let mut w_cpu = Series::default();
+    // loginctl, wms in-process, wms through the agent: command, gone, CPU.
+    let mut series: [[Series; 3]; 3] = Default::default();
     let mut sizes = Vec::new();
     let mut runs_done = 0;
+    let tools: &[usize] = if agent.is_some() { &[0, 1, 2] } else { &[0, 1] };
     for i in 0..warmup + a.runs {
-        // Alternate, so drift over the run affects both alike.
-        for tool in ["loginctl", "wms"] {
+        // Take turns, each round in another order, so drift over the run affects all alike.
+        for k in 0..tools.len() {
+            let tool = tools[(i + k) % tools.len()];
             let (client, id) = sb.open(50)?;
             let pids = wms_testkit::session_pids(id);
             sizes.push(pids.len());
-            let cmd = if tool == "loginctl" {
-                sb.loginctl(id)?
-            } else {
-                let mut c = Command::new(a.wms());
-                c.args(["session", "close", &id.to_string()]);
-                c
+            let cmd = match (tool, agent) {
+                (0, _) => sb.loginctl(id)?,
+                (2, Some(agent)) => {
+                    let mut c = agent.wms(&a.wms());
+                    c.args(["session", "close", &id.to_string()]);
+                    c
+                }
+                _ => {
+                    let mut c = Command::new(a.wms());
+                    c.args(["session", "close", &id.to_string()]);
+                    c
+                }
             };
             let t: Gone = time_until_gone(cmd, &pin_all(&pids), &[id])?;
             finish_ssh(client);
             if i >= warmup {
-                let (c, g): (&mut Series, &mut Series) = if tool == "loginctl" {
-                    (&mut lc_cmd, &mut lc_gone)
-                } else {
-                    (&mut w_cmd, &mut w_gone)
-                };
-                c.push(t.command);
-                g.push(t.gone);
-                if tool == "wms" {
-                    w_cpu.push(t.cpu);
-                }
+                let s = &mut series[tool];
+                s[0].push(t.command);
+                s[1].push(t.gone);
+                s[2].push(t.cpu);
             }
         }
         runs_done = i + 1 - warmup.min(i + 1);
     }
     drop(sb);
+    let j =
+        |s: &[Series; 3]| json!({"command": s[0].json(), "gone": s[1].json(), "cpu": s[2].json()});
     Ok(json!({
         "processes": median(&sizes.iter().map(|&n| n as f64).collect::<Vec<_>>()),
         "runs": runs_done,
-        "loginctl": {"command": lc_cmd.json(), "gone": lc_gone.json()},
-        "wms": {"command": w_cmd.json(), "gone": w_gone.json(), "cpu": w_cpu.json()},
+        "loginctl": {"command": series[0][0].json(), "gone": series[0][1].json()},
+        "wms": j(&series[1]),
+        "agent": agent.map(|_| j(&series[2])),
     }))
 }
 

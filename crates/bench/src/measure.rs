@@ -220,14 +220,21 @@ pub fn time_until_gone(mut cmd: Command, pins: &[OwnedFd], ids: &[u32]) -> Resul
 
 /// Runs `argv` (output discarded) and returns its elapsed and CPU (user + system) seconds.
 pub fn time_command(argv: &[String]) -> Result<(f64, f64), String> {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    time_cmd(cmd)
+}
+
+/// Runs `cmd` (output discarded) and returns its elapsed and CPU (user + system) seconds.
+pub fn time_cmd(mut cmd: Command) -> Result<(f64, f64), String> {
+    let argv = format!("{cmd:?}");
     let t0 = Instant::now();
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("spawn {argv:?}: {e}"))?;
+        .map_err(|e| format!("spawn {argv}: {e}"))?;
     let mut raw = 0;
     // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -239,7 +246,7 @@ pub fn time_command(argv: &[String]) -> Result<(f64, f64), String> {
     }
     let status = <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(raw);
     if !status.success() {
-        return Err(format!("{argv:?} failed: {status}"));
+        return Err(format!("{argv} failed: {status}"));
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok((wall, secs(ru.ru_utime) + secs(ru.ru_stime)))
