@@ -45,11 +45,13 @@ fn shared_dir(what: &str) -> PathBuf {
 }
 
 /// A shell loop that notes SIGTERM in `mark` and carries on: a session that is slow to
-/// close (it lasts the whole grace period). Once its traps are set it writes
-/// `mark.ready`; [`open_stubborn`] waits for that, so a close never finds it half started.
+/// close (it lasts the whole grace period). The shell writes the marks itself (a
+/// redirection, no child): a child would be a new process of the session, which the close
+/// signals as soon as it sees it. Once its traps are set it writes `mark.ready`;
+/// [`open_stubborn`] waits for that, so a close never finds it half started.
 fn stubborn(mark: &Path) -> String {
     format!(
-        "sh -c 'trap \"\" HUP PIPE; trap \"touch {m}\" TERM; touch {m}.ready; while :; do sleep 0.05; done'",
+        "sh -c 'trap \"\" HUP PIPE; trap \": > {m}\" TERM; : > {m}.ready; while :; do sleep 0.05; done'",
         m = mark.display()
     )
 }
