@@ -518,10 +518,7 @@ fn run_audited(
     sel: &wms_core::Selection,
     mut record: Record,
 ) -> Result<Vec<wms_core::TargetResult>, ActionError> {
-    let planned = st
-        .host
-        .plan_action(caller, req, sel)
-        .map_err(ActionError::Unplanned)?;
+    let planned = plan(st, caller, req, sel).map_err(ActionError::Unplanned)?;
     let verb = verb_label(req.verb);
     let count = |results: &[wms_core::TargetResult]| {
         for r in results {
@@ -549,6 +546,34 @@ fn run_audited(
         count(&results);
         Ok(results)
     }
+}
+
+/// Plans an action over the live table when it knows every session named (no scan of
+/// `/proc`), else over a scan of the named sessions, as the in-process engine does: a
+/// session opened a moment ago may not be in the table yet, and must not be NotFound.
+/// Either way the close engine then finds the processes itself, with its own proofs.
+fn plan(
+    st: &AppState,
+    caller: &Caller,
+    req: &ActionRequest,
+    sel: &wms_core::Selection,
+) -> std::io::Result<wms_host::PlannedAction> {
+    let Some(live) = &st.live else {
+        return st.host.plan_action(caller, req, sel);
+    };
+    live.settle_blocking();
+    let sessions = match sel {
+        wms_core::Selection::All => live.sessions(&st.host),
+        wms_core::Selection::Ids(ids) => {
+            let named: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
+            let found = live.sessions_where(&st.host, |s| named.contains(&s));
+            if found.len() < named.len() {
+                return st.host.plan_action(caller, req, sel);
+            }
+            found
+        }
+    };
+    Ok(st.host.plan_action_over(caller, req, sel, &sessions))
 }
 
 /// The `verb` label of an action in the metrics.

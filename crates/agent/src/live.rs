@@ -58,9 +58,18 @@ impl Live {
     /// The host's sessions now, from the table (blocking: it may read environments and
     /// the user database).
     pub fn sessions(&self, host: &Host) -> Vec<Session> {
-        let sessions = self.table.sessions();
+        let all = self.sessions_where(host, |_| true);
+        // The cache holds no session that has gone (it stays as large as the host's
+        // sessions, however many come and go).
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients.retain(|id, _| sessions.binary_search_by_key(id, |s| s.id).is_ok());
+        clients.retain(|id, _| all.binary_search_by_key(id, |s| s.session_id).is_ok());
+        all
+    }
+
+    /// The sessions `keep` takes, from the table.
+    pub fn sessions_where(&self, host: &Host, keep: impl Fn(SessionId) -> bool) -> Vec<Session> {
+        let sessions = self.table.sessions_where(keep);
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let known: HashMap<SessionId, Option<String>> = sessions
             .iter()
             .filter_map(|s| {
@@ -97,6 +106,7 @@ impl Live {
     /// `GET /v1/sessions` as JSON: built again only when the table or the locks changed,
     /// or a second passed (IdleSeconds counts seconds).
     pub async fn listing(self: &Arc<Self>, host: &Host) -> io::Result<Bytes> {
+        self.settle().await;
         let key = (
             self.table.generation(),
             wms_core::time::now_unix(),
@@ -138,6 +148,30 @@ impl Live {
         }
     }
 }
+
+impl Live {
+    /// Waits (a moment at most) until the table has applied every process event sent
+    /// before now, so an answer includes the sessions that existed when it was asked for.
+    pub async fn settle(&self) {
+        let end = tokio::time::Instant::now() + SETTLE_AT_MOST;
+        while !self.table.settled() && tokio::time::Instant::now() < end {
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    }
+
+    /// [`Live::settle`] for a caller off the runtime (an action's thread).
+    pub fn settle_blocking(&self) {
+        let end = std::time::Instant::now() + SETTLE_AT_MOST;
+        while !self.table.settled() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+/// The longest a reader waits for the table to catch up with a burst of events; past it,
+/// the answer is what the table holds (and an action falls back to scanning /proc for a
+/// session the table does not know yet).
+const SETTLE_AT_MOST: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Which processes a session had, in one number.
 fn fingerprint(procs: &[SessionProcess]) -> u64 {

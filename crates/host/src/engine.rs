@@ -150,12 +150,25 @@ impl Host {
                 self.sessions_where(&|s| ids.contains(&s))?
             }
         };
-        Ok(PlannedAction {
+        Ok(self.plan_action_over(caller, req, selection, &sessions))
+    }
+
+    /// [`Host::plan_action`] over `sessions` the caller already has (the agent's live
+    /// table, built with [`Host::sessions_from`], which also records them for the closes
+    /// that follow). They must hold every session `selection` names that exists.
+    pub fn plan_action_over(
+        &self,
+        caller: &Caller,
+        req: &ActionRequest,
+        selection: &Selection,
+        sessions: &[Session],
+    ) -> PlannedAction {
+        PlannedAction {
             verb: req.verb,
             what_if: req.what_if,
             message: req.message.clone(),
-            steps: plan(caller, req.verb.verb(), selection, &sessions),
-        })
+            steps: plan(caller, req.verb.verb(), selection, sessions),
+        }
     }
 
     /// Carries out a planned action: acts on each session the plan allows (or answers

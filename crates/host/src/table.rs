@@ -114,6 +114,11 @@ fn read_process(pid: Pid) -> Option<SessionProcess> {
 #[derive(Clone)]
 pub struct LiveTable {
     state: Arc<Mutex<State>>,
+    /// The events subscription, shared with the follower so that readers can tell whether
+    /// events are still waiting to be applied ([`LiveTable::settled`]).
+    events: Arc<ProcEvents>,
+    /// Set by the follower from the moment it wakes for events until it has applied them.
+    busy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for LiveTable {
@@ -137,9 +142,11 @@ impl LiveTable {
         on_change: impl Fn(u64) + Send + 'static,
     ) -> io::Result<LiveTable> {
         // Subscribed before the scan, so nothing that happens during it is missed.
-        let events = ProcEvents::subscribe_to(None, event_buffer)?;
+        let events = Arc::new(ProcEvents::subscribe_to(None, event_buffer)?);
         let table = LiveTable {
             state: Arc::new(Mutex::new(State::default())),
+            events: events.clone(),
+            busy: Arc::default(),
         };
         let procs = scan()?;
         table.lock().replace_all(procs);
@@ -152,6 +159,19 @@ impl LiveTable {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether every process event the kernel had sent when this was called has been
+    /// applied: none waits in the socket, and the follower is not applying any. Events are
+    /// sent as processes fork, exec and exit, so a reader that waits for this (a moment, on
+    /// a busy host) sees every session that existed when its request came.
+    pub fn settled(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        // The follower raises `busy` before it reads the socket, so an event is always
+        // either still in the socket or being applied.
+        !self.busy.load(Ordering::Acquire)
+            && !self.events.pending()
+            && !self.busy.load(Ordering::Acquire)
     }
 
     /// The generation: it changes whenever the table does.
@@ -186,13 +206,16 @@ impl LiveTable {
             .collect()
     }
 
-    fn follow(self, events: ProcEvents, on_change: impl Fn(u64)) {
+    fn follow(self, events: Arc<ProcEvents>, on_change: impl Fn(u64)) {
+        use std::sync::atomic::Ordering;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
+            self.busy.store(false, Ordering::Release);
             if let Err(e) = events.wait() {
                 tracing::error!(error = %e, "cannot wait for process events; the session table stops following");
                 return;
             }
+            self.busy.store(true, Ordering::Release);
             let mut batch = Vec::new();
             let mut lost = false;
             loop {
