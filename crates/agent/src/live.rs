@@ -173,12 +173,16 @@ impl Live {
 /// session the table does not know yet).
 const SETTLE_AT_MOST: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Which processes a session had, in one number.
+/// Which processes a session had, running what, in one number.
 fn fingerprint(procs: &[SessionProcess]) -> u64 {
-    procs.iter().fold(procs.len() as u64, |h, p| {
-        h.wrapping_mul(1_000_003)
-            .wrapping_add(p.stat.pid.0 as u64 ^ p.stat.start_time)
-    })
+    use std::hash::{Hash, Hasher};
+    // The program each runs counts too: a forked sshd that execs the user's shell keeps
+    // its PID but only then carries the client's address in its environment.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in procs {
+        (p.stat.pid.0, p.stat.start_time, &p.stat.comm, p.env_range).hash(&mut h);
+    }
+    h.finish()
 }
 
 /// When the lock records last changed: the modification time of their directory, which

@@ -47,6 +47,8 @@ impl State {
                 && old.stat.ppid == p.stat.ppid
                 && old.stat.tty_nr == p.stat.tty_nr
                 && old.stat.sid == p.stat.sid
+                && old.env_range == p.env_range
+                && old.login_uid == p.login_uid
             {
                 return false;
             }
