@@ -137,10 +137,10 @@ impl Metrics {
             SessionState::Disconnected,
         ]
         .iter()
-        .map(|s| (state_label(*s), 0))
+        .map(|s| (s.name(), 0))
         .collect();
         for s in sessions {
-            *by_state.entry(state_label(s.state)).or_default() += 1;
+            *by_state.entry(s.state.name()).or_default() += 1;
         }
         family(
             &mut out,
@@ -230,14 +230,6 @@ impl Metrics {
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn state_label(s: SessionState) -> &'static str {
-    match s {
-        SessionState::RemoteConnection => "RemoteConnection",
-        SessionState::ConnectedToStation => "ConnectedToStation",
-        SessionState::Disconnected => "Disconnected",
-    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub async fn events(
     let mut first = String::new();
     let mut last_sent = live.hub.last_id();
     match after {
-        None => first.push_str(&ready(last_sent)),
+        None => first.push_str(&marker("Ready", last_sent)),
         Some(n) => match live.hub.resume(n) {
             Resume::Events(missed) => {
                 last_sent = n;
@@ -122,9 +122,9 @@ pub async fn events(
                     last_sent = e.event_id;
                 }
                 // Caught up: what follows is live.
-                first.push_str(&ready(last_sent));
+                first.push_str(&marker("Ready", last_sent));
             }
-            Resume::Resync => first.push_str(&resync(last_sent)),
+            Resume::Resync => first.push_str(&marker("Resync", last_sent)),
         },
     }
     let stream = futures_util::stream::unfold(
@@ -172,14 +172,10 @@ pub async fn events(
         .into_response()
 }
 
-/// The message that says the stream is live from here (after what a resuming client
-/// missed, if anything): where it stands.
-fn ready(last: u64) -> String {
-    format!("id: {last}\nevent: Ready\ndata: {{\"Type\":\"Ready\",\"EventId\":{last}}}\n\n")
-}
-
-/// The client is too far behind (or named an event this agent never sent): it must list
-/// the sessions afresh, and follow the events from `last` on.
-fn resync(last: u64) -> String {
-    format!("id: {last}\nevent: Resync\ndata: {{\"Type\":\"Resync\",\"EventId\":{last}}}\n\n")
+/// A message of the stream's own, at event `last`: `Ready` (live from here, after what a
+/// resuming client missed, if anything), or `Resync` (the client is too far behind, or
+/// named an event this agent never sent: it must list the sessions afresh, and follow the
+/// events from `last` on).
+fn marker(kind: &str, last: u64) -> String {
+    format!("id: {last}\nevent: {kind}\ndata: {{\"Type\":\"{kind}\",\"EventId\":{last}}}\n\n")
 }

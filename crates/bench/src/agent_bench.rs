@@ -206,18 +206,15 @@ fn list(a: &Args, agent: &Agent, sandbox_ns: Option<&std::fs::File>) -> Res<Valu
 fn load(oha: &std::path::Path, agent: &Agent) -> Res<Value> {
     let url = format!("https://127.0.0.1:{}/v1/sessions", agent.port);
     // One request first: the token and TLS work.
-    let mut cmd = Command::new(oha);
-    cmd.args([
-        "-n",
-        "1",
-        "--no-tui",
-        "--insecure",
-        "--output-format",
-        "json",
-    ])
-    .args(["-H", &format!("Authorization: Bearer {}", agent.token)])
-    .arg(&url);
-    let first = run_oha(cmd)?;
+    let oha_at = |load: &[&str]| {
+        let mut cmd = Command::new(oha);
+        cmd.args(load)
+            .args(["--no-tui", "--insecure", "--output-format", "json"])
+            .args(["-H", &format!("Authorization: Bearer {}", agent.token)])
+            .arg(&url);
+        run_oha(cmd)
+    };
+    let first = oha_at(&["-n", "1"])?;
     if first["statusCodeDistribution"]["200"].as_u64() != Some(1) {
         return Err(format!("oha's first request: {first}"));
     }
@@ -238,21 +235,13 @@ fn load(oha: &std::path::Path, agent: &Agent) -> Res<Value> {
     let rss_before = agent.status_field("VmRSS");
     let cpu0 = agent.cpu_seconds();
     let requests0 = agent.sessions_requests()?;
-    let mut cmd = Command::new(oha);
-    cmd.args([
+    let res = oha_at(&[
         "-z",
         &format!("{LOAD_SECONDS}s"),
         "-q",
         &RATE.to_string(),
         "--latency-correction",
-        "--no-tui",
-        "--insecure",
-        "--output-format",
-        "json",
-    ])
-    .args(["-H", &format!("Authorization: Bearer {}", agent.token)])
-    .arg(&url);
-    let res = run_oha(cmd);
+    ]);
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let res = res?;

@@ -66,13 +66,20 @@ pub enum SessionState {
     Disconnected,
 }
 
-impl fmt::Display for SessionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl SessionState {
+    /// The state's name, as Get-WmsSession prints it.
+    pub fn name(self) -> &'static str {
+        match self {
             SessionState::RemoteConnection => "RemoteConnection",
             SessionState::ConnectedToStation => "ConnectedToStation",
             SessionState::Disconnected => "Disconnected",
-        })
+        }
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

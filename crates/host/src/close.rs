@@ -99,16 +99,6 @@ struct Tracked<P> {
     denied: bool,
 }
 
-fn signal_name(sig: Signal) -> &'static str {
-    match sig {
-        Signal::TERM => "SIGTERM",
-        Signal::CONT => "SIGCONT",
-        Signal::STOP => "SIGSTOP",
-        Signal::KILL => "SIGKILL",
-        _ => "other",
-    }
-}
-
 struct Closer<T: ProcessTable> {
     table: T,
     tracked: HashMap<ProcessKey, Tracked<T::Pin>>,
@@ -126,7 +116,7 @@ impl<T: ProcessTable> Closer<T> {
         if let Some(t) = self.tracked.get_mut(&key) {
             match self.table.signal(&t.pin, sig) {
                 Ok(()) => {
-                    tracing::debug!(pid = key.pid.0, comm = %t.comm, signal = signal_name(sig), "signalled")
+                    tracing::debug!(pid = key.pid.0, comm = %t.comm, signal = crate::process::table::signal_name(sig), "signalled")
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EPERM) => t.denied = true,
                 // ESRCH: it has just exited, which is what we want.

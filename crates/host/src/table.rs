@@ -81,15 +81,6 @@ impl State {
         self.scans += 1;
         self.generation += 1;
     }
-
-    /// Reads process `pid` again: in the table if it is alive and in a login session,
-    /// out of it otherwise. Whether anything changed.
-    fn refresh(&mut self, pid: Pid) -> bool {
-        match read_process(pid) {
-            Some(p) => self.insert(p),
-            None => self.remove(pid),
-        }
-    }
 }
 
 /// One process, read as the full scan reads it; `None` when it is gone, dead, or in no
@@ -287,10 +278,5 @@ impl LiveTable {
             }
         }
         changed
-    }
-
-    /// Reads process `pid` again now (after an action changed it, say).
-    pub fn refresh(&self, pid: Pid) -> bool {
-        self.lock().refresh(pid)
     }
 }

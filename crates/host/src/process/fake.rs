@@ -72,16 +72,6 @@ fn stat(pid: i32, comm: &str) -> Stat {
     }
 }
 
-fn name(sig: Signal) -> &'static str {
-    match sig {
-        Signal::TERM => "SIGTERM",
-        Signal::CONT => "SIGCONT",
-        Signal::STOP => "SIGSTOP",
-        Signal::KILL => "SIGKILL",
-        _ => "other",
-    }
-}
-
 impl FakeTable {
     /// A session of processes `(pid, name, behaviour)`.
     pub(crate) fn new(procs: &[(i32, &str, Behaviour)]) -> FakeTable {
@@ -168,7 +158,8 @@ impl ProcessTable for &FakeTable {
 
     fn signal(&mut self, pin: &ProcessKey, sig: Signal) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
-        st.calls.push(Call::Signal(pin.pid, name(sig)));
+        st.calls
+            .push(Call::Signal(pin.pid, super::table::signal_name(sig)));
         let next_pid = st.procs.iter().map(|p| p.stat.pid.0).max().unwrap_or(0) + 1;
         let first_fork = st.forked.is_none();
         let Some(p) = st

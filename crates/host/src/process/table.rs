@@ -76,3 +76,14 @@ impl<S: FnMut() -> io::Result<Vec<Stat>>> ProcessTable for Kernel<S> {
         std::thread::sleep(d);
     }
 }
+
+/// The name of a signal the close sequence sends, for logs and the fake's record.
+pub(crate) fn signal_name(sig: Signal) -> &'static str {
+    match sig {
+        Signal::TERM => "SIGTERM",
+        Signal::CONT => "SIGCONT",
+        Signal::STOP => "SIGSTOP",
+        Signal::KILL => "SIGKILL",
+        _ => "other",
+    }
+}

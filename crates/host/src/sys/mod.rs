@@ -36,9 +36,7 @@ impl PinnedProcess {
 
     /// Whether the process has exited (a pidfd polls readable once it has).
     pub fn has_exited(&self) -> bool {
-        wait_any_exit(&[self], Duration::ZERO)
-            .map(|v| !v.is_empty())
-            .unwrap_or(true)
+        pidfd_has_exited(self.fd.as_fd())
     }
 }
 

@@ -6,30 +6,11 @@
 use rustix::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::io;
 
-// The option numbers of asm-generic/socket.h (x86, arm, riscv, ...); mips, sparc, parisc
-// and powerpc number some of them differently.
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const SO_PEERGROUPS: libc::c_int = 59;
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const SO_PEERPIDFD: libc::c_int = 77;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const SO_PEERGROUPS: libc::c_int = 0x3d;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const SO_PEERPIDFD: libc::c_int = 0x56;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const SO_PEERGROUPS: libc::c_int = 59;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const SO_PEERPIDFD: libc::c_int = 77;
+// The option numbers of asm-generic/socket.h, which x86, arm, riscv, powerpc and mips
+// share; sparc numbers them differently (libc does not export either for Linux yet).
+const SPARC: bool = cfg!(any(target_arch = "sparc", target_arch = "sparc64"));
+const SO_PEERGROUPS: libc::c_int = if SPARC { 0x3d } else { 59 };
+const SO_PEERPIDFD: libc::c_int = if SPARC { 0x56 } else { 77 };
 
 /// The supplementary groups of the peer's credentials at `connect` time.
 pub fn peer_groups(sock: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
