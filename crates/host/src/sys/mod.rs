@@ -73,7 +73,13 @@ pub fn wait_any_exit(procs: &[&PinnedProcess], timeout: Duration) -> io::Result<
 /// Whether the process of `pidfd` has exited (a pidfd polls readable once it has); an
 /// error polling counts as exited, so callers fail closed.
 pub fn pidfd_has_exited(pidfd: rustix::fd::BorrowedFd<'_>) -> bool {
-    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    readable_now(pidfd)
+}
+
+/// Whether `fd` polls readable now, without waiting; an error polling counts as readable,
+/// so that callers fail closed (a process counts as exited, a queue as not yet drained).
+pub(crate) fn readable_now(fd: rustix::fd::BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
     let zero = rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: 0,

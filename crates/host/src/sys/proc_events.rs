@@ -265,17 +265,9 @@ impl ProcEvents {
 
     /// Whether a datagram is queued (without waiting).
     pub(crate) fn pending(&self) -> bool {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.fd,
-            rustix::event::PollFlags::IN,
-        )];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
         // An error polling counts as pending, so a reader waits (briefly) rather than
         // answer from a table that may be behind.
-        rustix::event::poll(&mut fds, Some(&zero)).map_or(true, |n| n > 0)
+        super::readable_now(rustix::fd::AsFd::as_fd(&self.fd))
     }
 
     /// One datagram into `buf`; `None` when none is queued. Lost events are an error.
