@@ -305,15 +305,23 @@ fn the_live_table_equals_a_full_scan_after_events_were_dropped() {
     let agent = Agent::start_with(fresh_dir("agent"), None, "event_buffer = 4096\n");
     let sshd = Sshd::start();
     let churner = wms_testkit::ensure_user("wmst-churn2", &[]);
-    let (generated, logins) = churn(&sshd, &churner);
+    // On a machine slowed by other work the agent may keep up with one round of churn;
+    // another round then comes faster than it can read.
+    let mut rounds = vec![churn(&sshd, &churner)];
+    while scans(&agent) == 1 && rounds.len() < 4 {
+        rounds.push(churn(&sshd, &churner));
+    }
     assert_converges(&agent, &churner, false);
     assert!(
         scans(&agent) > 1,
-        "no events were lost: the test proved nothing"
+        "no events were lost in {} rounds of churn: the test proved nothing",
+        rounds.len()
     );
-    drop(generated);
-    for l in &logins {
-        kill_session(l.session_id());
+    for (generated, logins) in rounds {
+        drop(generated);
+        for l in &logins {
+            kill_session(l.session_id());
+        }
     }
 }
 

@@ -142,7 +142,7 @@ pub fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
 }
 
 /// Seconds since the terminal last had input, from its device's access time (as `w`).
-fn idle_seconds(tty: &str, now: i64) -> Option<u64> {
+pub(crate) fn idle_seconds(tty: &str, now: i64) -> Option<u64> {
     let st = rustix::fs::stat(format!("/dev/{tty}")).ok()?;
     Some((now - st.st_atime).max(0) as u64)
 }

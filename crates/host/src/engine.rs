@@ -265,6 +265,18 @@ impl Host {
             .collect()
     }
 
+    /// Brings up to date what changes in a session without any process event: the
+    /// seconds since its terminal last had input. For a caller that keeps sessions built
+    /// by [`Host::sessions_from`] while their processes stay the same (the agent).
+    pub fn refresh(&self, sessions: &mut [Session]) {
+        let now = wms_core::time::now_unix();
+        for s in sessions {
+            if let Some(tty) = &s.tty {
+                s.idle_seconds = discover::idle_seconds(tty, now);
+            }
+        }
+    }
+
     /// Closes (logs off) `session`: see [`crate::close`].
     pub fn close(&self, session: &Session) -> Outcome {
         match crate::close::close_listed(

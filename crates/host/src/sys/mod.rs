@@ -120,6 +120,19 @@ pub fn read_process_memory(pid: Pid, addr: usize, buf: &mut [u8]) -> io::Result<
     }
 }
 
+/// Makes the C allocator serve every thread from one arena (glibc's `M_ARENA_MAX` = 1)
+/// instead of one per thread that allocates: a long-lived process with a few threads that
+/// build large answers in turn (the agent) otherwise keeps each thread's freed memory
+/// resident in its own arena, several megabytes each. Call before threads start.
+pub fn one_allocator_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt sets a parameter of the allocator and touches no memory of ours; an
+    // unknown parameter is refused with 0, which changes nothing.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The canonical (fully qualified) name of `host` from the resolver, as `hostname -f`
 /// finds it; `None` when the resolver has none.
 pub fn canonical_name(host: &str) -> Option<String> {
