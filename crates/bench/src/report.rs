@@ -245,7 +245,8 @@ impl Report {
             if v["agent"].is_object() {
                 let _ = writeln!(
                     o,
-                    "| the same kind of ssh session ({n:.0} processes) | `wms session close ID` through the agent | {} | {} | {} | {:.1} ms (client) | – |",
+                    "| the same kind of ssh session ({n:.0} processes) | `wms session close ID` through the agent (of which the synced intent record alone: {}) | {} | {} | {} | {:.1} ms (client) | – |",
+                    s_cell(&v["state_dir_sync"]),
                     s_cell(&v["agent"]["command"]),
                     s_cell(&v["agent"]["gone"]),
                     ratio(s_ms(&v["agent"]["gone"])),
