@@ -489,3 +489,76 @@ fn wms_session_watch_shows_events_in_order_and_resumes_after_a_restart() {
     );
     assert!(all.iter().all(|v| v["ComputerName"].is_string()));
 }
+
+#[test]
+fn a_listing_follows_the_user_database_while_the_processes_stay_the_same() {
+    // The agent keeps each session built while its processes stay the same; a user made
+    // an administrator meanwhile must be listed so at once all the same.
+    let group = "wmst-live-admins";
+    // Makes the group (as one of this other user's groups).
+    wms_testkit::ensure_user("wmst-live-member", &[group]);
+    let user = wms_testkit::ensure_user("wmst-live-promoted", &[]);
+    let member = || {
+        let out = Command::new("id")
+            .args(["-nG", &user.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .any(|g| g == group)
+    };
+    let set_member = |yes: bool| {
+        // The user database is locked while others' tests add users: try again.
+        for _ in 0..100 {
+            if member() == yes {
+                return;
+            }
+            let op = if yes { "-a" } else { "-d" };
+            let _ = Command::new("gpasswd")
+                .args([op, &user.name, group])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("cannot make {} a member of {group}: {yes}", user.name);
+    };
+    set_member(false);
+    let agent = Agent::start_with(
+        fresh_dir("agent"),
+        None,
+        &format!("admin_groups = [\"{group}\"]\n"),
+    );
+    let generated = generate(&GenOptions::new(1, 2).user(user.clone())).unwrap();
+    let id = u64::from(generated.sessions[0].id);
+    let is_admin = || {
+        let (_, body) =
+            agent.http("GET /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let sessions: Vec<Value> = serde_json::from_str(&body).unwrap();
+        sessions
+            .iter()
+            .find(|s| s["SessionId"].as_u64() == Some(id))
+            .and_then(|s| s["IsAdmin"].as_bool())
+    };
+    let until = |want: bool| {
+        let end = Instant::now() + Duration::from_secs(10);
+        while is_admin() != Some(want) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        is_admin()
+    };
+    assert_eq!(
+        until(false),
+        Some(false),
+        "session {id} not listed as a plain user's"
+    );
+    set_member(true);
+    let after = until(true);
+    set_member(false);
+    assert_eq!(
+        after,
+        Some(true),
+        "session {id} still listed as not an administrator's"
+    );
+    drop(generated);
+}
