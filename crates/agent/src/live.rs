@@ -219,16 +219,16 @@ impl Live {
     /// Waits (a moment at most) until the table has applied every process event sent
     /// before now, so an answer includes the sessions that existed when it was asked for.
     pub async fn settle(&self) {
-        let end = tokio::time::Instant::now() + SETTLE_AT_MOST;
-        while !self.table.settled() && tokio::time::Instant::now() < end {
+        let asked = std::time::Instant::now();
+        while !self.table.settled_since(asked) && asked.elapsed() < SETTLE_AT_MOST {
             tokio::time::sleep(std::time::Duration::from_micros(200)).await;
         }
     }
 
     /// [`Live::settle`] for a caller off the runtime (an action's thread).
     pub fn settle_blocking(&self) {
-        let end = std::time::Instant::now() + SETTLE_AT_MOST;
-        while !self.table.settled() && std::time::Instant::now() < end {
+        let asked = std::time::Instant::now();
+        while !self.table.settled_since(asked) && asked.elapsed() < SETTLE_AT_MOST {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
