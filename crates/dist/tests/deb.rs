@@ -4,11 +4,14 @@
 //! the state directory, and the binary the unit's ExecStart names (`--version`, `--help`,
 //! `check-config` with the example configuration the package installs).
 //!
+//! And the README's set-up command, `./scripts/install && wms session list`, works there
+//! as root on a machine without sudo, and as a user with sudo.
+//!
 //! The package is `$WMS_DEB` (scripts/test builds it once with scripts/deb), else this
-//! test builds it. The minbase root (with man-db) is made once and kept as a tar under the
-//! target directory (`debootstrap/bookworm-minbase.tar`), so a rerun unpacks a fresh copy
-//! in seconds instead of bootstrapping again. Runs as root (chroot, mounts in a private
-//! mount namespace that ends with the command).
+//! test builds it. The minbase root (with man-db and sudo) is made once and kept as a tar
+//! under the target directory (`debootstrap/bookworm-minbase-man-db-sudo.tar`), so a rerun
+//! unpacks a fresh copy in seconds instead of bootstrapping again. Runs as root (chroot,
+//! mounts in a private mount namespace that ends with the command).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -55,10 +58,18 @@ fn package() -> PathBuf {
     )
 }
 
-/// A tar of a minbase Debian 12 root with man-db, made with debootstrap the first time.
+/// What the base root has beyond minbase: man (for `man wms`) and sudo (for the README's
+/// command as a user with sudo; the root case moves it out of the way).
+const INCLUDE: &str = "man-db,sudo";
+
+/// A tar of a minbase Debian 12 root with [`INCLUDE`], made with debootstrap the first
+/// time.
 fn base_tar() -> PathBuf {
     let dir = target_dir().join("debootstrap");
-    let tar = dir.join("bookworm-minbase.tar");
+    let tar = dir.join(format!(
+        "bookworm-minbase-{}.tar",
+        INCLUDE.replace(',', "-")
+    ));
     if tar.exists() {
         return tar;
     }
@@ -67,12 +78,12 @@ fn base_tar() -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     run(Command::new("debootstrap").args([
         "--variant=minbase",
-        "--include=man-db",
+        &format!("--include={INCLUDE}"),
         "bookworm",
         root.to_str().unwrap(),
         MIRROR,
     ]));
-    let partial = dir.join(format!("bookworm-minbase.tar.{}", std::process::id()));
+    let partial = tar.with_extension(format!("tar.{}", std::process::id()));
     run(Command::new("tar")
         .arg("-C")
         .arg(&root)
@@ -110,6 +121,12 @@ impl Root {
     /// Runs `command` (a shell line) chrooted into the root, with /proc and /dev mounted
     /// in a private mount namespace that ends with it.
     fn sh(&self, command: &str) -> Output {
+        self.sh_in(&[], command)
+    }
+
+    /// [`Root::sh`], with more namespaces of its own (`--net`: a network of its own, so an
+    /// agent may listen on its default address without touching this host's).
+    fn sh_in(&self, namespaces: &[&str], command: &str) -> Output {
         let root = self.0.display().to_string();
         let script = format!(
             "set -e; mount -t proc proc '{root}/proc'; mount --rbind /dev '{root}/dev'; \
@@ -117,6 +134,7 @@ impl Root {
              LC_ALL=C.UTF-8 HOME=/root /bin/sh -c \"$0\""
         );
         Command::new("unshare")
+            .args(namespaces)
             .args([
                 "--mount",
                 "--propagation",
@@ -235,7 +253,72 @@ fn the_package_installs_and_works_on_a_fresh_debian_12() {
         "{checked}"
     );
 
+    // And the unit's binary starts as the unit starts it (its own network namespace, so its
+    // default address is no one else's), serves wms on its socket, and stops on SIGTERM.
+    let served = root.sh_in(
+        &["--net"],
+        &format!(
+            "{exec} 2>/tmp/wmsd.log & pid=$!; \
+             for i in $(seq 100); do [ -S /run/wms/wmsd.sock ] && break; sleep 0.1; done; \
+             wms session list -o json >/tmp/listed && kill -TERM $pid && wait $pid; \
+             echo wmsd-exit=$?; cat /tmp/wmsd.log"
+        ),
+    );
+    let said = text(&served.stdout);
+    assert!(
+        said.contains("wmsd-exit=0"),
+        "{said}{}",
+        text(&served.stderr)
+    );
+    assert!(said.contains("serving"), "{said}");
+
     // And it goes away cleanly, state and all, when purged.
     root.ok("dpkg --purge wms");
     assert!(!root.path("/usr/bin/wms").exists() && !root.path("/var/lib/wms").exists());
+}
+
+#[test]
+fn the_readmes_install_command_works_as_root_without_sudo_and_as_a_user_with_sudo() {
+    let deb = package();
+    let root = Root::fresh();
+    std::fs::copy(&deb, root.path("/tmp/wms.deb")).unwrap();
+    std::fs::create_dir_all(root.path("/src/scripts")).unwrap();
+    for script in ["install", "deb"] {
+        std::fs::copy(
+            workspace().join("scripts").join(script),
+            root.path(&format!("/src/scripts/{script}")),
+        )
+        .unwrap();
+    }
+    // The README's command, with the package built already (WMS_DEB) instead of building
+    // one: the root has no Rust toolchain, and building is scripts/deb's part.
+    let readme = "cd /src && ./scripts/install && wms session list -o json";
+
+    // Root on a machine without sudo.
+    root.ok("mv /usr/bin/sudo /usr/bin/sudo.away");
+    let out = root.ok(&format!("WMS_DEB=/tmp/wms.deb sh -c '{readme}'"));
+    assert!(out.contains("scripts/install: installed wms.deb"), "{out}");
+    assert!(root.path("/usr/bin/wms").is_file());
+    root.ok("dpkg --purge wms");
+
+    // A user without sudo is told what to do, and nothing is installed.
+    root.ok("useradd -m wmsadmin");
+    let out = root.sh("su wmsadmin -c 'cd /src && WMS_DEB=/tmp/wms.deb ./scripts/install'");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("installing needs root; run this as root, or install sudo"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!root.path("/usr/bin/wms").exists());
+
+    // A user with sudo: only the installing step goes through it.
+    root.ok("mv /usr/bin/sudo.away /usr/bin/sudo && \
+         echo 'wmsadmin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/wmsadmin && \
+         chmod 0440 /etc/sudoers.d/wmsadmin");
+    let out = root.ok(&format!(
+        "su wmsadmin -c 'WMS_DEB=/tmp/wms.deb sh -c \"{readme}\"'"
+    ));
+    assert!(out.contains("scripts/install: installed wms.deb"), "{out}");
+    assert!(root.path("/usr/bin/wms").is_file() && root.path("/usr/sbin/wmsd").is_file());
 }
