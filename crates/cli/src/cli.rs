@@ -202,7 +202,7 @@ pub struct Common {
     /// Also target every host named in FILE (one per line; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<std::path::PathBuf>,
-    /// Narrate what is done (VERBOSE: lines on standard error).
+    /// Narrate what is done, on standard error.
     #[arg(short, long)]
     pub verbose: bool,
     /// Show the engine's steps (DEBUG: lines on standard error).

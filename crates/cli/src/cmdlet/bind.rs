@@ -504,6 +504,11 @@ mod tests {
         assert_eq!(inv.message.as_deref(), Some("-- maintenance at 5 --"));
         let inv = ok(Verb::Lock, &["-Message", "-not-a-parameter", "3"]);
         assert_eq!(inv.message.as_deref(), Some("-not-a-parameter"));
+        // A quoted message with spaces is never a parameter, by position too.
+        let inv = ok(Verb::Lock, &["3", "-Note: back at 5"]);
+        assert_eq!(inv.message.as_deref(), Some("-Note: back at 5"));
+        let inv = ok(Verb::Lock, &["3", "-Message", "-Server: back at 5"]);
+        assert_eq!(inv.message.as_deref(), Some("-Server: back at 5"));
         assert_eq!(
             ok(Verb::Get, &["-Server", "-h1"]).server.as_deref(),
             Some("-h1")

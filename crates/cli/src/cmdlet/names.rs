@@ -272,11 +272,16 @@ pub(super) fn resolve_in<'t>(
 
 /// Whether a word is a parameter name (`-Name`, `-Name:value`) rather than a value.
 /// A lone "-" is a value, and so is a negative number such as "-1" (as in PowerShell,
-/// where `-1` is a number token).
+/// where `-1` is a number token). A word with white space in it is a value too: PowerShell
+/// never reads one as a parameter token, so it is what the user quoted
+/// (`"-- maintenance at 5 --"`).
 pub(super) fn is_name_like(word: &str) -> bool {
     let Some(rest) = word.strip_prefix('-') else {
         return false;
     };
+    if word.chars().any(char::is_whitespace) {
+        return false;
+    }
     let mut chars = rest.chars();
     match chars.next() {
         None => false,
@@ -601,5 +606,7 @@ mod tests {
         assert!(!is_name_like("-.5"));
         assert!(!is_name_like("3"));
         assert!(!is_name_like(""));
+        assert!(!is_name_like("-- maintenance at 5 --"));
+        assert!(!is_name_like("-Note: back at 5"));
     }
 }
