@@ -257,6 +257,27 @@ fn a_mandatory_parameter_left_out_on_a_terminal_is_asked_for() {
         "{}",
         s.output_text()
     );
+    // Get-WmsSession's SessionId is optional: on a terminal it lists, asking nothing.
+    let s2 = sshd.open_session_with_env(
+        &u,
+        &format!(
+            "{} Get-WmsSession -UserName wmst-plain; echo exit=$?; sleep 600",
+            wms_path()
+        ),
+        true,
+        &[("WMS_CONFIG", &fast_config())],
+    );
+    wait(&s2, "exit=0");
+    assert!(
+        !s2.output_text().contains("Supply values"),
+        "{}",
+        s2.output_text()
+    );
+    assert!(
+        s2.output_text().contains(&format!("SessionId    : {id}")),
+        "{}",
+        s2.output_text()
+    );
     // Lock's Message, left empty, is PowerShell's binding error.
     let mut s = sshd.open_session_with_env(
         &u,

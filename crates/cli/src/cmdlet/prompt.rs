@@ -37,7 +37,9 @@ pub fn complete(
     terminal: Option<Prompt<'_>>,
 ) -> Result<Invocation, BindError> {
     let verb = inv.verb;
-    let need_ids = inv.selection == SelectionArg::Unbound && terminal.is_some();
+    // Get-WmsSession's SessionId is optional (no IDs lists every session).
+    let need_ids =
+        verb.changes_state() && inv.selection == SelectionArg::Unbound && terminal.is_some();
     let need_message = verb == Verb::Lock && inv.message.is_none();
     if !need_ids && !need_message {
         return Ok(inv);
@@ -154,6 +156,13 @@ mod tests {
         // A missing SessionId is left for the pipeline.
         let inv = complete(ok(Verb::Close, &[]), None).unwrap();
         assert_eq!(inv.selection, SelectionArg::Unbound);
+    }
+
+    #[test]
+    fn get_asks_for_nothing() {
+        let (r, out) = prompted(Verb::Get, &[], "3\n");
+        assert_eq!(r.unwrap().selection, SelectionArg::Unbound);
+        assert_eq!(out, "");
     }
 
     #[test]
