@@ -30,11 +30,19 @@ fuzz_target!(|data: &[u8]| {
     let name = words.next().unwrap_or_default();
     let args: Vec<String> = words.collect();
 
-    // The cmdlet name matcher: exact names only, in any letter case.
+    // The cmdlet name matcher: exact names only, in any letter case, optionally qualified
+    // by the module (`MultiPoint\Close-WmsSession`).
     let named = cmdlet::cmdlet_verb(&name);
     if let Some(verb) = named {
+        let unqualified = match name.split_once('\\') {
+            Some((module, rest)) => {
+                assert!(module.eq_ignore_ascii_case(cmdlet::MODULE), "{name:?}");
+                rest
+            }
+            None => name.as_str(),
+        };
         assert!(
-            verb.cmdlet().eq_ignore_ascii_case(&name),
+            verb.cmdlet().eq_ignore_ascii_case(unqualified),
             "{name:?} -> {verb:?}"
         );
         assert_eq!(cmdlet::cmdlet_verb(&name.to_ascii_uppercase()), Some(verb));
@@ -52,16 +60,27 @@ fuzz_target!(|data: &[u8]| {
     match result {
         Ok(inv) => {
             assert_eq!(inv.verb, verb);
+            // No IDs at all only as `-All:$false` binds it (the All set, nothing in it).
             if let SelectionArg::Ids(ids) = &inv.selection {
-                assert!(!ids.is_empty(), "empty -SessionId bound from {args:?}");
+                assert!(
+                    !ids.is_empty() || args.iter().any(|a| a.starts_with('-') && a.contains(':')),
+                    "empty -SessionId bound from {args:?}"
+                );
             }
-            // Message is mandatory for Lock-WmsSession and exists nowhere else.
-            assert_eq!(
-                inv.message.is_some(),
-                verb == Verb::Lock,
+            // Message exists only on Lock-WmsSession, where it is mandatory: left out, it
+            // is asked for on a terminal, and without one it is a binding error.
+            assert!(
+                inv.message.is_none() || verb == Verb::Lock,
                 "message {:?} for {verb:?} from {args:?}",
                 inv.message
             );
+            if verb == Verb::Lock {
+                assert_eq!(
+                    cmdlet::complete(inv.clone(), None).is_ok(),
+                    inv.message.is_some(),
+                    "{args:?}"
+                );
+            }
             // Get-WmsSession changes nothing, so it has no -WhatIf or -Confirm.
             if verb == Verb::Get {
                 assert!(!inv.what_if && inv.confirm.is_none(), "{args:?}");

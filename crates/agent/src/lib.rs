@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod audit;
+pub mod cli;
 pub mod events;
 mod fsutil;
 pub mod limits;

@@ -3,15 +3,23 @@
 //! hosts file is read when the plan is made, in `plan`).
 
 use crate::cmdlet::{ActionPreference, OutputFormat, SelectionArg};
-use crate::plan::Request;
+use crate::filter::{parse_duration, Filter};
+use crate::plan::{Request, Spelling};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wms_core::Verb;
+use wms_core::{SessionState, Verb};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "wms",
     version,
     about = "See and manage the login sessions of Linux hosts, MultiPoint style.",
+    long_about = "See and manage the login sessions of Linux hosts, MultiPoint style: list who \
+is logged on, log users off, disconnect, lock and unlock their sessions, on this host or on \
+many through their wmsd agents. A session is the kernel audit session PAM opens for every \
+ssh, console and desktop login.\n\n\
+Two spellings of one command set: this Unix one (wms session close 3) and the Windows \
+MultiPoint cmdlet one, bound by PowerShell's rules (wms Close-WmsSession -SessionId 3,4 \
+-WhatIf; also Get-, Disconnect-, Lock- and Unlock-WmsSession).",
     after_help = "The MultiPoint cmdlet spelling works too, e.g.:\n  wms Get-WmsSession -All\n  wms Close-WmsSession -SessionId 3,4 -WhatIf\n\nExit status: 0 every target handled, 1 a target ended in an error, 2 usage error (nothing done)."
 )]
 pub struct Cli {
@@ -117,9 +125,63 @@ pub struct LockArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
+    /// `Name : Value` lines, a blank line between sessions (the MultiPoint form).
     List,
+    /// One row per session, fitted to 80 columns.
     Table,
+    /// One row per session with every property, not fitted.
+    Wide,
+    /// One JSON object per line.
     Json,
+}
+
+/// A session state, as `--state` takes it (case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    /// A live remote connection (ssh, RDP).
+    #[value(alias = "remote", alias = "remoteconnection")]
+    RemoteConnection,
+    /// A local console or seat.
+    #[value(alias = "local", alias = "console", alias = "connectedtostation")]
+    ConnectedToStation,
+    /// The connection is gone and processes remain.
+    Disconnected,
+}
+
+impl From<StateArg> for SessionState {
+    fn from(s: StateArg) -> SessionState {
+        match s {
+            StateArg::RemoteConnection => SessionState::RemoteConnection,
+            StateArg::ConnectedToStation => SessionState::ConnectedToStation,
+            StateArg::Disconnected => SessionState::Disconnected,
+        }
+    }
+}
+
+/// Which sessions a command is about, beyond IDs and --all (the same for listing and for
+/// acting: an action lists first and acts on the sessions that match).
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only sessions of USER (repeatable).
+    #[arg(short, long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Only sessions in STATE (repeatable).
+    #[arg(long = "state", value_enum, ignore_case = true, value_name = "STATE")]
+    pub states: Vec<StateArg>,
+    /// Only sessions idle at least DURATION (seconds, or with s, m, h or d: 90, 30m, 2h).
+    /// A Disconnected session counts as idle: nobody is connected to type into it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle: Option<u64>,
+}
+
+impl FilterArgs {
+    fn filter(self) -> Filter {
+        Filter {
+            users: self.users,
+            states: self.states.into_iter().map(SessionState::from).collect(),
+            min_idle_seconds: self.idle,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -128,6 +190,8 @@ pub enum Preference {
     SilentlyContinue,
     Ignore,
     Stop,
+    /// Ask on the terminal whether to go on.
+    Inquire,
 }
 
 #[derive(Debug, Args)]
@@ -138,13 +202,13 @@ pub struct Common {
     /// Also target every host named in FILE (one per line; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<std::path::PathBuf>,
-    /// Narrate what is done (VERBOSE: lines on standard error).
+    /// Narrate what is done, on standard error.
     #[arg(short, long)]
     pub verbose: bool,
     /// Show the engine's steps (DEBUG: lines on standard error).
     #[arg(long)]
     pub debug: bool,
-    /// What an error does: continue (default), silently-continue, ignore, or stop.
+    /// What an error does: continue (default), silently-continue, ignore, stop, or inquire.
     #[arg(long, value_enum, value_name = "ACTION")]
     pub error_action: Option<Preference>,
     /// What a warning (a skipped session) does.
@@ -160,6 +224,8 @@ pub struct ListArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "list")]
     pub output: Format,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub common: Common,
 }
@@ -181,6 +247,8 @@ pub struct ActArgs {
     /// Print one JSON result object per target.
     #[arg(short, long, value_enum)]
     pub output: Option<Format>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub common: Common,
 }
@@ -212,6 +280,7 @@ fn format(f: Format) -> OutputFormat {
     match f {
         Format::List => OutputFormat::List,
         Format::Table => OutputFormat::Table,
+        Format::Wide => OutputFormat::Wide,
         Format::Json => OutputFormat::Json,
     }
 }
@@ -222,13 +291,16 @@ fn pref(p: Option<Preference>) -> ActionPreference {
         Some(Preference::SilentlyContinue) => ActionPreference::SilentlyContinue,
         Some(Preference::Ignore) => ActionPreference::Ignore,
         Some(Preference::Stop) => ActionPreference::Stop,
+        Some(Preference::Inquire) => ActionPreference::Inquire,
     }
 }
 
 fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
     Request {
+        spelling: Spelling::Unix,
         verb,
         selection,
+        filter: Filter::default(),
         servers: common.servers,
         hosts_file: common.hosts_file,
         message: None,
@@ -254,6 +326,7 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
             };
             Ok(Request {
                 output: Some(format(a.output)),
+                filter: a.filter.filter(),
                 ..request(Verb::Get, sel, a.common)
             })
         }
@@ -290,10 +363,11 @@ fn act_request(verb: Verb, a: ActArgs, message: Option<String>) -> Result<Reques
         (false, false) => SelectionArg::Ids(ids),
         (false, true) => SelectionArg::Unbound,
     };
-    if matches!(a.output, Some(Format::List | Format::Table)) {
+    if matches!(a.output, Some(Format::List | Format::Table | Format::Wide)) {
         return Err(UsageError::ActionFormat);
     }
     Ok(Request {
+        filter: a.filter.filter(),
         what_if: a.what_if,
         confirm: a.confirm,
         output: a.output.map(format),

@@ -100,9 +100,93 @@ impl Prompter {
     }
 }
 
+/// What `-ErrorAction Inquire` (or `-WarningAction Inquire`) was told at its prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inquiry {
+    /// Yes or Yes to All: the error is reported and the command goes on.
+    Continue,
+    /// Halt Command (or Suspend, which here also stops): the command ends.
+    Halt,
+}
+
+const INQUIRE_CHOICES: &str =
+    "[Y] Yes  [A] Yes to All  [H] Halt Command  [S] Suspend  [?] Help (default is \"Y\"): ";
+
+const INQUIRE_HELP: &str = "Y - Continue with only the next step of the operation.
+A - Continue with all the steps of the operation.
+H - Stop this command.
+S - Stop this command; the remaining operations are not performed.
+";
+
+/// PowerShell's Inquire: asks, on an error or a warning, whether to go on. Without a
+/// terminal to ask on (or at the end of input) it halts, as Stop would.
+pub struct Inquirer {
+    input: Option<Box<dyn BufRead>>,
+    yes_to_all: bool,
+}
+
+impl Inquirer {
+    pub fn new(input: Option<Box<dyn BufRead>>) -> Inquirer {
+        Inquirer {
+            input,
+            yes_to_all: false,
+        }
+    }
+
+    /// Asks about `message` (the error or warning), writing the prompt to `out`.
+    pub fn ask(&mut self, message: &str, out: &mut dyn Write) -> Inquiry {
+        if self.yes_to_all {
+            return Inquiry::Continue;
+        }
+        let Some(input) = self.input.as_mut() else {
+            return Inquiry::Halt;
+        };
+        let _ = write!(out, "\nConfirm\n{message}\n{INQUIRE_CHOICES}");
+        loop {
+            let _ = out.flush();
+            let mut line = String::new();
+            if matches!(input.read_line(&mut line), Ok(0) | Err(_)) {
+                let _ = writeln!(out);
+                return Inquiry::Halt;
+            }
+            match line.trim().to_ascii_lowercase().as_str() {
+                "" | "y" | "yes" => return Inquiry::Continue,
+                "a" | "yes to all" => {
+                    self.yes_to_all = true;
+                    return Inquiry::Continue;
+                }
+                "h" | "halt command" | "s" | "suspend" => return Inquiry::Halt,
+                answer => {
+                    if answer == "?" {
+                        let _ = write!(out, "{INQUIRE_HELP}");
+                    }
+                    let _ = write!(out, "{INQUIRE_CHOICES}");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inquire_asks_with_powershells_choices() {
+        let mut i = Inquirer::new(Some(Box::new(std::io::Cursor::new("\n?\nh\n"))));
+        let mut out = Vec::new();
+        assert_eq!(i.ask("Cannot find session 9.", &mut out), Inquiry::Continue);
+        assert_eq!(i.ask("Cannot find session 10.", &mut out), Inquiry::Halt);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("\nConfirm\nCannot find session 9.\n[Y] Yes  [A] Yes to All  [H] Halt Command  [S] Suspend  [?] Help (default is \"Y\"): "), "{out}");
+        assert!(out.contains("H - Stop this command."), "{out}");
+        let mut i = Inquirer::new(Some(Box::new(std::io::Cursor::new("a\n"))));
+        assert_eq!(i.ask("e1", &mut Vec::new()), Inquiry::Continue);
+        assert_eq!(i.ask("e2", &mut Vec::new()), Inquiry::Continue);
+        assert_eq!(Inquirer::new(None).ask("e", &mut Vec::new()), Inquiry::Halt);
+        let mut i = Inquirer::new(Some(Box::new(std::io::Cursor::new(""))));
+        assert_eq!(i.ask("e", &mut Vec::new()), Inquiry::Halt);
+    }
 
     fn prompter(input: &'static str) -> Prompter {
         Prompter::new(Some(Box::new(std::io::Cursor::new(input))))

@@ -11,6 +11,7 @@ pub mod cmdlet;
 pub mod confirm;
 mod debug_log;
 pub mod exec;
+pub mod filter;
 pub mod output;
 pub mod pipeline;
 pub mod plan;

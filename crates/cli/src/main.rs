@@ -7,6 +7,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use wms_cli::exec::{self, exit};
 use wms_cli::output::WriteError;
@@ -18,10 +19,29 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     // `wms <Verb>-WmsSession ...` is the cmdlet spelling; anything else is the Unix one.
     if let Some(verb) = args.get(1).and_then(|a| cmdlet::cmdlet_verb(a)) {
-        return match cmdlet::bind(verb, &args[2..]) {
+        let bound = cmdlet::bind(verb, &args[2..]).and_then(|inv| {
+            // Mandatory parameters left out are asked for on a terminal, as PowerShell does.
+            if std::io::stdin().is_terminal() {
+                let stdin = std::io::stdin();
+                let mut input = stdin.lock();
+                let mut out = std::io::stderr();
+                cmdlet::complete(
+                    inv,
+                    Some(cmdlet::Prompt {
+                        input: &mut input,
+                        out: &mut out,
+                    }),
+                )
+            } else {
+                cmdlet::complete(inv, None)
+            }
+        });
+        return match bound {
             Ok(inv) => run(Request {
+                spelling: plan::Spelling::Cmdlet,
                 verb: inv.verb,
                 selection: inv.selection,
+                filter: inv.filter,
                 servers: inv.server.into_iter().collect(),
                 hosts_file: None,
                 message: inv.message,
@@ -88,7 +108,7 @@ fn run_with(req: Request, execute: impl FnOnce(plan::Plan) -> u8) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(exit::USAGE)
         }
-        Err(e @ PlanError::HostsFile { .. }) => {
+        Err(e @ (PlanError::HostsFile { .. } | PlanError::Usage(_))) => {
             eprintln!("wms: {e}");
             ExitCode::from(exit::USAGE)
         }

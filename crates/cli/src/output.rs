@@ -50,57 +50,136 @@ pub fn list(sessions: &[Session]) -> String {
     out
 }
 
-const TABLE_COLUMNS: [&str; 9] = [
+/// The columns of `-o table`, chosen to fit 80 columns with typical values.
+const TABLE_COLUMNS: [&str; 6] = [
     "SessionId",
     "State",
     "UserName",
-    "IsAdmin",
     "Tty",
     "ClientName",
-    "Service",
     "IdleSeconds",
-    "ProcessCount",
 ];
 
-/// The table form of Format-Table: a header, a dashed rule, a row per session; a property
-/// the session does not have is blank.
+/// The width `-o table` fits into, whatever the terminal (so output is the same in a pipe).
+pub const TABLE_WIDTH: usize = 80;
+
+/// The columns that give up width when a table is too wide, in the order they give it.
+const SHRINKABLE: [&str; 3] = ["ClientName", "UserName", "Server"];
+
+/// The narrowest a shrinkable column gets.
+const MIN_SHRUNK: usize = 8;
+
+/// The server a session was listed through: the name it was asked for by, else its host.
+fn server_of(s: &Session) -> &str {
+    s.server.as_deref().unwrap_or(&s.computer_name)
+}
+
+/// Whether the sessions came from more than one server, so that rows need a Server column.
+fn several_servers(sessions: &[Session]) -> bool {
+    sessions
+        .iter()
+        .any(|s| !server_of(s).eq_ignore_ascii_case(server_of(&sessions[0])))
+}
+
+/// A session's cell in `column`; blank when it does not have the property.
+fn cell(props: &[(&'static str, String)], s: &Session, column: &str) -> String {
+    if column == "Server" {
+        return server_of(s).to_string();
+    }
+    props
+        .iter()
+        .find(|(k, _)| *k == column)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// The table form of Format-Table, fitted to [`TABLE_WIDTH`]: a header, a dashed rule, a row
+/// per session; a Server column first when the sessions came from several servers; values
+/// too long for their column are cut with `…`.
 pub fn table(sessions: &[Session]) -> String {
+    let mut columns: Vec<&str> = Vec::new();
+    if several_servers(sessions) {
+        columns.push("Server");
+    }
+    columns.extend(TABLE_COLUMNS);
+    render_table(sessions, &columns, Some(TABLE_WIDTH))
+}
+
+/// The wide table (`-o wide`): every property any session has, in the list form's order,
+/// nothing cut.
+pub fn wide(sessions: &[Session]) -> String {
+    let mut columns: Vec<&str> = Vec::new();
+    if several_servers(sessions) {
+        columns.push("Server");
+    }
+    for s in sessions {
+        for (k, _) in s.properties() {
+            if !columns.contains(&k) {
+                columns.push(k);
+            }
+        }
+    }
+    if columns.is_empty() {
+        columns.extend(TABLE_COLUMNS);
+    }
+    render_table(sessions, &columns, None)
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn render_table(sessions: &[Session], columns: &[&str], fit: Option<usize>) -> String {
     let rows: Vec<Vec<String>> = sessions
         .iter()
         .map(|s| {
             let props = s.properties();
-            TABLE_COLUMNS
-                .iter()
-                .map(|c| {
-                    props
-                        .iter()
-                        .find(|(k, _)| k == c)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default()
-                })
-                .collect()
+            columns.iter().map(|c| cell(&props, s, c)).collect()
         })
         .collect();
-    let widths: Vec<usize> = TABLE_COLUMNS
+    let mut widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| r[i].len()).fold(c.len(), usize::max))
+        .map(|(i, c)| rows.iter().map(|r| chars(&r[i])).fold(chars(c), usize::max))
         .collect();
+    if let Some(limit) = fit {
+        // Columns are separated by one space; the last one is not padded.
+        let total = |w: &[usize]| w.iter().sum::<usize>() + w.len().saturating_sub(1);
+        while total(&widths) > limit {
+            // The widest shrinkable column that can still give a character.
+            let Some(i) = columns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| SHRINKABLE.contains(c) && widths[*i] > MIN_SHRUNK.max(chars(c)))
+                .max_by_key(|(i, _)| widths[*i])
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            widths[i] -= 1;
+        }
+    }
+    let fitted = |text: &str, w: usize| -> String {
+        if chars(text) <= w {
+            format!("{text:<w$}")
+        } else {
+            let cut: String = text.chars().take(w.saturating_sub(1)).collect();
+            format!("{cut}…")
+        }
+    };
     let mut out = String::new();
-    let line = |out: &mut String, cells: &mut dyn Iterator<Item = String>| {
+    let mut line = |cells: Vec<String>| {
         let cells: Vec<String> = cells
+            .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| fitted(c, *w))
             .collect();
         let _ = writeln!(out, "{}", cells.join(" ").trim_end());
     };
-    line(&mut out, &mut TABLE_COLUMNS.iter().map(|c| c.to_string()));
-    line(
-        &mut out,
-        &mut TABLE_COLUMNS.iter().map(|c| "-".repeat(c.len())),
-    );
+    line(columns.iter().map(|c| c.to_string()).collect());
+    line(columns.iter().map(|c| "-".repeat(chars(c))).collect());
     for r in rows {
-        line(&mut out, &mut r.into_iter());
+        line(r);
     }
     out
 }
@@ -119,6 +198,7 @@ pub fn sessions(format: OutputFormat, sessions: &[Session]) -> String {
     match format {
         OutputFormat::List => list(sessions),
         OutputFormat::Table => table(sessions),
+        OutputFormat::Wide => wide(sessions),
         OutputFormat::Json => json_lines(sessions),
     }
 }
@@ -168,15 +248,54 @@ mod tests {
     fn table_has_header_rule_and_blank_missing_cells() {
         let out = table(&[s(3, "alice")]);
         let lines: Vec<&str> = out.lines().collect();
-        assert!(
-            lines[0].starts_with("SessionId State            UserName IsAdmin Tty"),
-            "{out}"
+        assert_eq!(
+            lines[0],
+            "SessionId State            UserName Tty ClientName IdleSeconds"
         );
         assert!(lines[1].starts_with("--------- -----"), "{out}");
+        assert_eq!(
+            lines[2],
+            "3         RemoteConnection alice        127.0.0.1"
+        );
+    }
+
+    #[test]
+    fn table_fits_80_columns_by_cutting_long_values() {
+        let mut long = s(3, "a-very-long-user-name-indeed");
+        long.client_name = Some("2001:db8:1234:5678:9abc:def0:1234:5678".into());
+        long.idle_seconds = Some(12345);
+        long.tty = Some("pts/12".into());
+        let out = table(&[long.clone(), s(4, "bob")]);
+        for l in out.lines() {
+            assert!(
+                l.chars().count() <= 80,
+                "{} columns: {l}",
+                l.chars().count()
+            );
+        }
+        assert!(out.contains('…'), "{out}");
+        // The wide view cuts nothing.
+        let out = wide(&[long]);
         assert!(
-            lines[2].starts_with("3         RemoteConnection alice    False"),
+            out.contains("2001:db8:1234:5678:9abc:def0:1234:5678"),
             "{out}"
         );
+        assert!(out.contains("a-very-long-user-name-indeed"), "{out}");
+        assert!(out.lines().next().unwrap().contains("LeaderPid"), "{out}");
+    }
+
+    #[test]
+    fn a_server_column_when_several_servers_answer() {
+        let mut b = s(4, "bob");
+        b.computer_name = "lab2".into();
+        b.server = Some("lab2".into());
+        let out = table(&[s(3, "alice"), b.clone()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("Server SessionId"), "{out}");
+        assert!(lines[2].starts_with("lab1   3"), "{out}");
+        assert!(lines[3].starts_with("lab2   4"), "{out}");
+        assert!(!table(&[s(3, "alice")]).starts_with("Server"));
+        assert!(wide(&[s(3, "alice"), b]).starts_with("Server"));
     }
 
     #[test]

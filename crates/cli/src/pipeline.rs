@@ -1,7 +1,8 @@
 //! Pipeline input by property name: session objects on standard input (JSON lines or one
-//! JSON array), binding `SessionId` and `Server`/`ComputerName` case-insensitively. The
-//! whole input is read and checked before anything is done, so malformed input changes
-//! nothing.
+//! JSON array), binding `SessionId` and `Server`/`ComputerName` case-insensitively; and,
+//! as Unix tools expect, plain session IDs (`jq .SessionId | wms session close`): a line
+//! of IDs separated by spaces, or numbers in a JSON array. The whole input is read and
+//! checked before anything is done, so malformed input changes nothing.
 
 use serde_json::Value;
 use std::fmt;
@@ -37,7 +38,7 @@ pub struct PipelineError {
 pub enum Problem {
     #[error("not valid JSON: {0}")]
     NotJson(String),
-    #[error("expected a session object ({{\"SessionId\": ...}})")]
+    #[error("expected a session ID or a session object ({{\"SessionId\": ...}})")]
     NotAnObject,
     #[error("the object has no SessionId property")]
     NoSessionId,
@@ -67,14 +68,39 @@ pub fn parse(input: &str) -> Result<Vec<PipedTarget>, PipelineError> {
             .map(|(i, v)| bind(v).map_err(|p| fault(Place::Element(i + 1), p)))
             .collect();
     }
-    input
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let v: Value = serde_json::from_str(l)
-                .map_err(|e| fault(Place::Line(i + 1), Problem::NotJson(e.to_string())))?;
-            bind(&v).map_err(|p| fault(Place::Line(i + 1), p))
+    let mut targets = Vec::new();
+    for (i, l) in input.lines().enumerate() {
+        let at = Place::Line(i + 1);
+        if l.trim().is_empty() {
+            continue;
+        }
+        if let Some(ids) = plain_ids(l) {
+            targets.extend(ids.into_iter().map(|session_id| PipedTarget {
+                session_id,
+                server: None,
+            }));
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(l).map_err(|e| fault(at, Problem::NotJson(e.to_string())))?;
+        targets.push(bind(&v).map_err(|p| fault(at, p))?);
+    }
+    Ok(targets)
+}
+
+/// A line of plain session IDs (`3`, `3 4`, `"3"` as `jq` prints a string); `None` when it
+/// is not one, and it is then read as JSON (a number out of range reads as a JSON number
+/// and is refused by name).
+fn plain_ids(line: &str) -> Option<Vec<SessionId>> {
+    line.split_whitespace()
+        .map(|w| {
+            let w = w
+                .strip_prefix('"')
+                .and_then(|w| w.strip_suffix('"'))
+                .unwrap_or(w);
+            (!w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| w.parse::<u32>().ok().map(SessionId))
+                .flatten()
         })
         .collect()
 }
@@ -88,6 +114,17 @@ fn property<'a>(obj: &'a serde_json::Map<String, Value>, names: &[&str]) -> Opti
 }
 
 fn bind(v: &Value) -> Result<PipedTarget, Problem> {
+    // A bare number (in a JSON array, or a line too large for a UInt32) is a session ID.
+    if let Value::Number(n) = v {
+        return n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(|id| PipedTarget {
+                session_id: SessionId(id),
+                server: None,
+            })
+            .ok_or_else(|| Problem::BadSessionId(n.to_string()));
+    }
     let obj = v.as_object().ok_or(Problem::NotAnObject)?;
     let id = property(obj, &["SessionId"]).ok_or(Problem::NoSessionId)?;
     let session_id = match id {
@@ -135,6 +172,31 @@ mod tests {
     }
 
     #[test]
+    fn plain_ids_work_like_objects() {
+        let ids = |input: &str| -> Vec<u32> {
+            parse(input)
+                .unwrap()
+                .iter()
+                .map(|t| t.session_id.0)
+                .collect()
+        };
+        assert_eq!(ids("3\n4\n\n"), [3, 4]);
+        assert_eq!(ids("3 4\n\"5\"\n{\"SessionId\":6}\n"), [3, 4, 5, 6]);
+        assert_eq!(ids("[3, 4, {\"SessionId\": 5}]"), [3, 4, 5]);
+        let e = parse("3\n4294967296\n").unwrap_err().to_string();
+        assert_eq!(e, "line 2: SessionId 4294967296 is not a UInt32");
+        let e = parse("3\n-1\n").unwrap_err().to_string();
+        assert_eq!(e, "line 2: SessionId -1 is not a UInt32");
+        let e = parse("3 x\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 1: not valid JSON"), "{e}");
+        let e = parse("true\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "line 1: expected a session ID or a session object ({\"SessionId\": ...})"
+        );
+    }
+
+    #[test]
     fn an_array_works_too() {
         let t = parse("[{\"SessionId\":1},{\"SessionId\":2}]").unwrap();
         assert_eq!(t.len(), 2);
@@ -152,7 +214,7 @@ mod tests {
         assert_eq!(e, "line 2: the object has no SessionId property");
         let e = parse("{\"SessionId\":-1}").unwrap_err().to_string();
         assert_eq!(e, "line 1: SessionId -1 is not a UInt32");
-        let e = parse("[{\"SessionId\":1},7]").unwrap_err().to_string();
+        let e = parse("[{\"SessionId\":1},true]").unwrap_err().to_string();
         assert!(e.starts_with("element 2 of the JSON array"), "{e}");
         let e = parse("[{\"SessionId\":1},").unwrap_err().to_string();
         assert!(e.starts_with("line 1: not valid JSON"), "{e}");

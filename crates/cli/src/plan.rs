@@ -6,6 +6,7 @@
 //! anything is touched.
 
 use crate::cmdlet::{missing_selection, ActionPreference, BindError, OutputFormat, SelectionArg};
+use crate::filter::Filter;
 use crate::pipeline;
 use crate::systems::{self, System, Systems, SystemsError};
 use std::io::{self, IsTerminal, Read};
@@ -14,11 +15,23 @@ use std::sync::Arc;
 use wms_core::{Selection, SessionId, Verb};
 use wms_host::{Config, ConfigError, Host};
 
+/// Which spelling a command was typed in: it decides how errors read (`wms: ...` like a
+/// Unix tool, or `Close-WmsSession: ... (Category)` like PowerShell) and whether a missing
+/// mandatory parameter is prompted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    Unix,
+    Cmdlet,
+}
+
 /// One command as typed, in either spelling: only what the user gave, checked for form.
 #[derive(Debug, Clone)]
 pub struct Request {
+    pub spelling: Spelling,
     pub verb: Verb,
     pub selection: SelectionArg,
+    /// By user, state, idleness: narrows the selection.
+    pub filter: Filter,
     pub servers: Vec<String>,
     /// `--hosts-file`: more servers, read when the plan is made.
     pub hosts_file: Option<PathBuf>,
@@ -42,6 +55,9 @@ pub enum PlanError {
     /// A binding error, as PowerShell words it (exit status 2).
     #[error(transparent)]
     Binding(#[from] BindError),
+    /// A usage error of the Unix spelling, worded like a Unix tool's (exit status 2).
+    #[error("{0}")]
+    Usage(String),
     /// The configuration cannot be used (exit status 1).
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -70,7 +86,9 @@ pub struct Target {
 
 /// A validated command, ready to be carried out.
 pub struct Plan {
+    pub spelling: Spelling,
     pub verb: Verb,
+    pub filter: Filter,
     pub message: Option<String>,
     pub what_if: bool,
     pub confirm: bool,
@@ -91,7 +109,13 @@ impl Plan {
     /// Whether targets are worked on one at a time, so that a prompt, `-Verbose` or an
     /// error with `-ErrorAction Stop` can come between them.
     pub fn stepwise(&self) -> bool {
-        self.confirm || self.verbose || self.error_action == ActionPreference::Stop
+        self.confirm
+            || self.verbose
+            || matches!(
+                self.error_action,
+                ActionPreference::Stop | ActionPreference::Inquire
+            )
+            || self.warning_action == ActionPreference::Inquire
     }
 }
 
@@ -132,13 +156,22 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
     let mut stdin_is_pipeline = false;
     let mut empty_pipeline = false;
     let work: Vec<(String, Selection)> = match &req.selection {
+        // `-All:$false`: the All set, with nothing in it.
+        SelectionArg::Ids(ids) if ids.is_empty() => Vec::new(),
         SelectionArg::Ids(ids) => each_server(&default_servers, Selection::Ids(to_ids(ids))),
         SelectionArg::All => each_server(&default_servers, Selection::All),
         SelectionArg::Unbound if req.verb == Verb::Get => {
             each_server(&default_servers, Selection::All)
         }
         SelectionArg::Unbound if io::stdin().is_terminal() => {
-            return Err(missing_selection(req.verb).into())
+            return Err(match req.spelling {
+                Spelling::Cmdlet => missing_selection(req.verb).into(),
+                Spelling::Unix => PlanError::Usage(format!(
+                    "session {}: no session IDs given: give IDs, --all, or pipe session IDs or \
+                     objects (wms session list -o json) on standard input",
+                    unix_verb(req.verb)
+                )),
+            })
         }
         SelectionArg::Unbound => {
             stdin_is_pipeline = true;
@@ -148,8 +181,13 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
                     pipeline_error(req.verb, &format!("cannot read standard input: {e}")).into(),
                 );
             }
-            let targets =
-                pipeline::parse(&input).map_err(|e| pipeline_error(req.verb, &e.to_string()))?;
+            let targets = pipeline::parse(&input).map_err(|e| match req.spelling {
+                Spelling::Cmdlet => pipeline_error(req.verb, &e.to_string()).into(),
+                Spelling::Unix => PlanError::Usage(format!(
+                    "session {}: standard input, {e}; nothing was done",
+                    unix_verb(req.verb)
+                )),
+            })?;
             empty_pipeline = targets.is_empty();
             // A -Server given on the command line wins over piped properties, as in
             // PowerShell, where a parameter bound by name is not rebound from the pipeline.
@@ -190,7 +228,9 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
         })
         .collect();
     Ok(Plan {
+        spelling: req.spelling,
         verb: req.verb,
+        filter: req.filter,
         message: req.message,
         what_if: req.what_if,
         confirm: req.confirm,
@@ -252,6 +292,17 @@ fn each_server(servers: &[String], selection: Selection) -> Vec<(String, Selecti
 
 fn to_ids(ids: &[u32]) -> Vec<SessionId> {
     ids.iter().copied().map(SessionId).collect()
+}
+
+/// The Unix spelling's name of a verb (`wms session close`).
+pub fn unix_verb(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Get => "list",
+        Verb::Close => "close",
+        Verb::Disconnect => "disconnect",
+        Verb::Lock => "lock",
+        Verb::Unlock => "unlock",
+    }
 }
 
 fn pipeline_error(verb: Verb, message: &str) -> BindError {

@@ -197,6 +197,37 @@ fn two_agents_serve_every_verb_to_a_remote_wms() {
 }
 
 #[test]
+fn a_table_from_several_servers_has_a_server_column() {
+    let (a, b) = (Agent::tls(), Agent::tls());
+    let client = Client::new();
+    client.add("lab-a", &a);
+    client.add("lab-b", &b);
+    let sshd = Sshd::start();
+    let s = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    let id = s.session_id().to_string();
+    let args = [
+        "session", "list", &id, "--server", "lab-a", "--server", "lab-b", "-o", "table",
+    ];
+    let out = client.wms(&args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Server SessionId State"), "{text}");
+    assert!(lines[2].starts_with(&format!("lab-a  {id} ")), "{text}");
+    assert!(lines[3].starts_with(&format!("lab-b  {id} ")), "{text}");
+    // One server: no Server column.
+    let out = client.wms(
+        &["session", "list", &id, "--server", "lab-a", "-o", "table"],
+        b"",
+    );
+    assert!(
+        stdout(&out).starts_with("SessionId State"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn a_server_whose_certificate_changed_is_refused_naming_both_fingerprints() {
     let port = free_port();
     let mut first = Agent::start_with(fresh_dir("first"), Some(port), "");

@@ -156,11 +156,38 @@ fn unlocking_a_session_that_is_not_locked_is_a_harmless_no_op() {
     let s = shell(&sshd);
     let out = wms(&["Unlock-WmsSession", &s.session_id().to_string(), "-Verbose"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Regression: it also said the session "was unlocked". PowerShell's own line for the
+    // operation, then one line from the cmdlet.
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("VERBOSE: Performing the operation \"Unlock-WmsSession\""));
     assert!(
-        stderr(&out).contains("is not locked; there is nothing to unlock."),
-        "{}",
-        stderr(&out)
+        lines[1].starts_with("VERBOSE: Session ")
+            && lines[1].ends_with("is not locked; there is nothing to unlock."),
+        "{lines:?}"
     );
+}
+
+#[test]
+fn a_terminal_of_unknown_size_gets_the_notice_drawn_for_80x24() {
+    // Regression: a 0x0 terminal (one nobody sized) got the notice squeezed into 20
+    // columns. The client's screen is 80x24; the terminal says 0x0.
+    let sshd = Sshd::start();
+    let s = sshd.open_session(
+        &user(Role::Plain),
+        "stty rows 0 cols 0; stty size; exec sleep 600",
+        true,
+    );
+    wait_screen(&s, "the size 0 0", |t| t.contains("0 0"));
+    let id = s.session_id().to_string();
+    let out = wms(&["session", "lock", &id, "--message", "Back at ten"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let border = format!("+{}+", "-".repeat(70));
+    let screen = wait_screen(&s, "the notice", |t| t.contains("Back at ten"));
+    assert!(screen.contains(&border), "not drawn 72 wide:\n{screen}");
+    let out = wms(&["session", "unlock", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]

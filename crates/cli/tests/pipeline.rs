@@ -58,13 +58,12 @@ fn broken_json_names_the_line_and_closes_nothing() {
     let out = wms_in(&["session", "close"], input.as_bytes());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out)
-            .starts_with("Close-WmsSession: Cannot bind pipeline input: line 2: not valid JSON"),
+        stderr(&out).starts_with("wms: session close: standard input, line 2: not valid JSON"),
         "{}",
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("Nothing was done."),
+        stderr(&out).trim_end().ends_with("nothing was done"),
         "{}",
         stderr(&out)
     );
@@ -94,7 +93,7 @@ fn a_piped_server_that_is_not_this_host_is_an_error_for_its_targets_only() {
     let out = wms_in(&["session", "close"], input.as_bytes());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("Cannot connect to server 'elsewhere.invalid'"),
+        stderr(&out).contains("wms session close: cannot connect to server 'elsewhere.invalid'"),
         "{}",
         stderr(&out)
     );

@@ -49,7 +49,8 @@ fn a_plain_user_cannot_close_another_users_session() {
         out.stderr
     );
     assert!(
-        out.stderr.contains("(UnauthorizedAccessException)"),
+        out.stderr
+            .starts_with("wms session close: access to Session "),
         "{}",
         out.stderr
     );

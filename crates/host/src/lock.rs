@@ -263,6 +263,13 @@ fn write_tty(fd: &OwnedFd, bytes: &[u8]) {
 /// shell's screen it goes on the alternate screen, so Unlock can give the screen back as
 /// it was; over a full-screen program it is drawn in place, and the program redraws.
 pub fn render_notice(message: &str, rows: u16, cols: u16, full_screen: bool) -> String {
+    // A terminal that does not know its size says 0x0 (a pty nobody sized, a serial
+    // line): draw for the classic 80x24 rather than squeeze the notice into a sliver.
+    let (rows, cols) = if rows == 0 || cols == 0 {
+        (24, 80)
+    } else {
+        (rows, cols)
+    };
     let cols = usize::from(cols.max(20));
     let rows = usize::from(rows.max(5));
     let inner = (cols - 4).min(72);
@@ -522,6 +529,21 @@ mod tests {
             let text = &line[line.find('H').unwrap() + 1..];
             assert_eq!(text.chars().count(), 36, "{text:?}");
         }
+    }
+
+    #[test]
+    fn an_unknown_size_is_drawn_for_80x24() {
+        // Regression: a 0x0 terminal got the 20-column minimum.
+        assert_eq!(
+            render_notice("hi", 0, 0, false),
+            render_notice("hi", 24, 80, false)
+        );
+        assert_eq!(
+            render_notice("hi", 0, 132, false),
+            render_notice("hi", 24, 80, false)
+        );
+        let border = format!("+{}+", "-".repeat(70));
+        assert!(render_notice("hi", 0, 0, false).contains(&border));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! cause); 2 a usage error.
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
@@ -16,73 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
 use wms_agent::audit::{Audit, SizePolicy};
+use wms_agent::cli::{Args, Command, TokenCommand};
 use wms_agent::live::Live;
 use wms_agent::serve::{Caps, Deadlines, Listeners};
 use wms_agent::tls::Material;
 use wms_agent::tokens::{TokenRole, TokenStore};
 use wms_agent::{app, AppState};
 use wms_host::{Config, Host};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "wmsd",
-    version,
-    about = "The wms agent: serves this host's login sessions to wms."
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve the API (what wmsd does with no subcommand).
-    Serve,
-    /// Make, list and revoke the bearer tokens of remote callers.
-    Token {
-        #[command(subcommand)]
-        command: TokenCommand,
-    },
-    /// Print the SHA-256 fingerprint of the certificate the agent serves, for clients to
-    /// pin (making the self-signed certificate first if there is none yet).
-    Fingerprint,
-}
-
-#[derive(Debug, Subcommand)]
-enum TokenCommand {
-    /// Make a token and print it, this once only: only its hash is kept.
-    Create {
-        /// The token's name, as listings and audit records show it.
-        #[arg(long)]
-        name: String,
-        /// What its holder may do: act on any session (admin), or on sessions of
-        /// non-administrators (operator).
-        #[arg(long, value_enum)]
-        role: RoleArg,
-    },
-    /// List the tokens: name, role, when made, whether revoked (never the tokens).
-    List,
-    /// Revoke a token: the agent refuses it from the next request on.
-    Revoke {
-        /// The token's name.
-        name: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Admin,
-    Operator,
-}
-
-impl From<RoleArg> for TokenRole {
-    fn from(r: RoleArg) -> TokenRole {
-        match r {
-            RoleArg::Admin => TokenRole::Admin,
-            RoleArg::Operator => TokenRole::Operator,
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -94,6 +34,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(),
         Command::Token { command } => token(command),
         Command::Fingerprint => fingerprint(),
+        Command::CheckConfig => check_config(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,6 +93,34 @@ fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `wmsd check-config`: loads the configuration as `serve` would and checks what can be
+/// checked without binding anything, so a package or an administrator can test a change
+/// before restarting the agent.
+fn check_config() -> anyhow::Result<()> {
+    let path = std::env::var_os(wms_host::config::PATH_ENV)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(wms_host::config::DEFAULT_PATH));
+    let config = Config::load()?;
+    let listen = listen_addresses(&config)?;
+    let shown = if path.exists() {
+        path.display().to_string()
+    } else {
+        format!("{} (absent: the defaults)", path.display())
+    };
+    println!("configuration: {shown}");
+    println!("socket: {}", config.socket.display());
+    println!("state_dir: {}", config.state_dir.display());
+    match listen.as_slice() {
+        [] => println!("listen: none (the Unix socket only)"),
+        addrs => {
+            let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            println!("listen: {}", addrs.join(", "));
+        }
+    }
+    println!("wmsd: the configuration is valid");
     Ok(())
 }
 

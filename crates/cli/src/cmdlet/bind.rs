@@ -19,6 +19,7 @@ pub(super) struct State {
     pub(super) error_action: ActionPreference,
     pub(super) warning_action: ActionPreference,
     pub(super) output: Option<OutputFormat>,
+    pub(super) filter: crate::filter::Filter,
 }
 
 impl State {
@@ -37,6 +38,7 @@ impl State {
             error_action: ActionPreference::default(),
             warning_action: ActionPreference::default(),
             output: None,
+            filter: crate::filter::Filter::default(),
         }
     }
 
@@ -60,23 +62,43 @@ impl State {
         text: &str,
     ) -> Result<(), BindError> {
         let verb = self.verb;
+        let null = text.trim().eq_ignore_ascii_case("$null");
+        let empty_array = is_empty_array(text);
         match param {
+            // SessionId is mandatory in its set: PowerShell refuses null and an empty
+            // array before the cmdlet sees them.
+            Param::SessionId if null => return Err(null_argument(verb, "SessionId")),
+            Param::SessionId if empty_array => return Err(empty_array_argument(verb, "SessionId")),
             Param::SessionId => self.ids = Some(parse_ids(verb, text)?),
+            // Server is optional: null is as if it were not given.
+            Param::Server if null => self.server = None,
             Param::Server => self.server = Some(text.to_string()),
-            Param::Message => self.message = Some(text.to_string()),
+            Param::Message => self.message = Some(check_message(verb, text)?),
             Param::OutputFormat => self.output = Some(parse_output_format(verb, text)?),
             Param::ErrorAction => self.error_action = parse_preference(verb, name, text)?,
             Param::WarningAction => self.warning_action = parse_preference(verb, name, text)?,
+            Param::UserName if null || empty_array => {}
+            Param::UserName => self.filter.users = parse_strings(text),
+            Param::State if null || empty_array => {}
+            Param::State => self.filter.states = parse_states(verb, text)?,
+            Param::IdleSeconds => {
+                self.filter.min_idle_seconds = Some(u64::from(parse_uint32(verb, name, text)?))
+            }
             _ => unreachable!("{param:?} takes no value"),
         }
         Ok(())
     }
 
     pub(super) fn finish(self) -> Invocation {
-        let selection = match (self.ids, self.all) {
-            (Some(ids), _) => SelectionArg::Ids(ids),
-            (None, true) => SelectionArg::All,
-            (None, false) => SelectionArg::Unbound,
+        let all_named = self.named.contains(&Param::All);
+        let selection = match (self.ids, all_named, self.all) {
+            (Some(ids), _, _) => SelectionArg::Ids(ids),
+            (None, true, true) => SelectionArg::All,
+            // `-All:$false` still chooses the All parameter set, as in PowerShell, where
+            // SessionId cannot be bound (by position or from the pipeline); the cmdlet then
+            // has nothing to act on.
+            (None, true, false) => SelectionArg::Ids(Vec::new()),
+            (None, false, _) => SelectionArg::Unbound,
         };
         Invocation {
             verb: self.verb,
@@ -90,6 +112,7 @@ impl State {
             error_action: self.error_action,
             warning_action: self.warning_action,
             output: self.output,
+            filter: self.filter,
         }
     }
 }
@@ -109,6 +132,44 @@ pub(super) fn missing_argument(verb: Verb, name: &str, type_name: &str) -> BindE
              '{type_name}' and try again."
         ),
     )
+}
+
+/// PowerShell's refusal of `$null` for a mandatory parameter.
+pub(super) fn null_argument(verb: Verb, name: &str) -> BindError {
+    BindError::binding(
+        verb,
+        format!("Cannot bind argument to parameter '{name}' because it is null."),
+    )
+}
+
+/// PowerShell's refusal of an empty array (`@()`) for a mandatory array parameter.
+pub(super) fn empty_array_argument(verb: Verb, name: &str) -> BindError {
+    BindError::binding(
+        verb,
+        format!("Cannot bind argument to parameter '{name}' because it is an empty array."),
+    )
+}
+
+/// Whether an argument is an empty array expression, `@()` (spaces allowed inside).
+pub(super) fn is_empty_array(text: &str) -> bool {
+    text.trim()
+        .strip_prefix("@(")
+        .and_then(|r| r.strip_suffix(')'))
+        .is_some_and(|inner| inner.trim().is_empty())
+}
+
+/// Lock's Message, mandatory: neither `$null` nor an empty string binds.
+pub(super) fn check_message(verb: Verb, text: &str) -> Result<String, BindError> {
+    if text.trim().eq_ignore_ascii_case("$null") {
+        return Err(null_argument(verb, "Message"));
+    }
+    if text.is_empty() {
+        return Err(BindError::binding(
+            verb,
+            "Cannot bind argument to parameter 'Message' because it is an empty string.",
+        ));
+    }
+    Ok(text.to_string())
 }
 
 pub(super) fn set_unresolved(verb: Verb) -> BindError {
@@ -199,18 +260,20 @@ pub fn bind(verb: Verb, args: &[String]) -> Result<Invocation, BindError> {
                 let first = match inline {
                     Some(value) if !value.is_empty() => value,
                     // `-Name value` and `-Name: value`.
-                    _ => match args.get(i + 1) {
-                        Some(next) if !is_name_like(next) => {
-                            i += 1;
-                            next.as_str()
+                    _ => match next_value(verb, &args[i + 1..])? {
+                        Some((taken, value)) => {
+                            i += taken;
+                            value
                         }
-                        _ => return Err(missing_argument(verb, spec.name, value_type.type_name())),
+                        None => {
+                            return Err(missing_argument(verb, spec.name, value_type.type_name()))
+                        }
                     },
                 };
                 let mut text = first.to_string();
                 // Only arrays re-join words: a String value is one word, taken verbatim,
                 // because the shell has already grouped the user's quoted text.
-                if value_type == ValueType::UInt32Array {
+                if matches!(value_type, ValueType::UInt32Array | ValueType::TextArray) {
                     while let Some(next) = args.get(i + 1) {
                         if is_name_like(next) || !continues(&text, next) {
                             break;
@@ -226,21 +289,44 @@ pub fn bind(verb: Verb, args: &[String]) -> Result<Invocation, BindError> {
         i += 1;
     }
 
-    if state.all && state.ids.is_some() {
+    // SessionId and All are in different parameter sets; `-All:$false` chooses the All set
+    // as much as `-All` does.
+    if state.named.contains(&Param::All) && state.ids.is_some() {
         return Err(set_unresolved(verb));
     }
 
     bind_positional(&mut state, &positional)?;
-
-    if verb == Verb::Lock && state.message.is_none() {
-        // Only Message: a missing SessionId may still come from the pipeline.
-        return Err(BindError::binding(
-            verb,
-            "Cannot process command because of one or more missing mandatory parameters: \
-             Message.",
-        ));
-    }
+    // Mandatory parameters still missing (Lock's Message, a SessionId) are prompted for
+    // on a terminal or refused: [`super::complete`].
     Ok(state.finish())
+}
+
+/// The value for a parameter that takes one, from the words after it: PowerShell takes
+/// the next word even when it begins with `-` (`-Message "-- maintenance at 5 --"`),
+/// unless it names a parameter of the cmdlet or carries its own `:value`, in which case
+/// the parameter is missing its argument (`Ok(None)`); a word that is ambiguous is that
+/// error. After `--`, the word that follows is the value. Returns how many words were
+/// taken.
+fn next_value(verb: Verb, rest: &[String]) -> Result<Option<(usize, &str)>, BindError> {
+    let Some(next) = rest.first() else {
+        return Ok(None);
+    };
+    if next == "--" {
+        return Ok(rest.get(1).map(|v| (2, v.as_str())));
+    }
+    if !is_name_like(next) {
+        return Ok(Some((1, next)));
+    }
+    let body = &next[1..];
+    if matches!(body.split_once(':'), Some((_, v)) if !v.is_empty()) {
+        return Ok(None);
+    }
+    let name = body.strip_suffix(':').unwrap_or(body);
+    match resolve(verb, name) {
+        Ok(_) => Ok(None),
+        Err(e) if e.message.starts_with("A parameter cannot be found") => Ok(Some((1, next))),
+        Err(ambiguous) => Err(ambiguous),
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +352,7 @@ mod tests {
                 error_action: ActionPreference::Continue,
                 warning_action: ActionPreference::Continue,
                 output: None,
+                filter: crate::filter::Filter::default(),
             }
         );
     }
@@ -318,6 +405,7 @@ mod tests {
                 error_action: ActionPreference::Stop,
                 warning_action: ActionPreference::SilentlyContinue,
                 output: Some(OutputFormat::Json),
+                filter: crate::filter::Filter::default(),
             }
         );
     }
@@ -348,11 +436,30 @@ mod tests {
     }
 
     #[test]
-    fn session_id_and_all_by_position() {
-        assert_eq!(binding_err(Verb::Close, &["3", "-All"]), SET_ERROR);
-        assert_eq!(binding_err(Verb::Disconnect, &["-All", "3"]), SET_ERROR);
-        assert_eq!(binding_err(Verb::Lock, &["-All", "3", "hello"]), SET_ERROR);
-        assert_eq!(binding_err(Verb::Lock, &["3", "hello", "-All"]), SET_ERROR);
+    fn a_word_left_over_after_all_is_powershells_positional_error() {
+        // -All chooses the set without SessionId, so an ID by position is left over, as
+        // `Get-Process -Id 1 notepad` leaves "notepad".
+        let left_over = |w: &str| {
+            format!("A positional parameter cannot be found that accepts argument '{w}'.")
+        };
+        assert_eq!(binding_err(Verb::Close, &["3", "-All"]), left_over("3"));
+        assert_eq!(
+            binding_err(Verb::Disconnect, &["-All", "3"]),
+            left_over("3")
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["-All:$false", "3"]),
+            left_over("3")
+        );
+        // Lock's Message takes the first word; the second is left over.
+        assert_eq!(
+            binding_err(Verb::Lock, &["-All", "3", "hello"]),
+            left_over("hello")
+        );
+        assert_eq!(
+            binding_err(Verb::Lock, &["3", "hello", "-All"]),
+            left_over("hello")
+        );
     }
 
     #[test]
@@ -364,11 +471,143 @@ mod tests {
     }
 
     #[test]
-    fn lock_without_message() {
-        assert_eq!(binding_err(Verb::Lock, &["3"]), MISSING_MESSAGE);
-        assert_eq!(binding_err(Verb::Lock, &["-All"]), MISSING_MESSAGE);
-        // No selection either: only Message is reported (IDs may come from the pipeline).
-        assert_eq!(binding_err(Verb::Lock, &[]), MISSING_MESSAGE);
+    fn lock_without_message_binds_and_is_completed_later() {
+        // The missing Message is asked for on a terminal or refused (prompt.rs).
+        assert_eq!(ok(Verb::Lock, &["3"]).message, None);
+        assert_eq!(ok(Verb::Lock, &["-All"]).message, None);
+    }
+
+    #[test]
+    fn switch_false_still_chooses_its_parameter_set() {
+        // `-All:$false` binds All (false): the All set, with nothing to act on.
+        assert_eq!(
+            ok(Verb::Close, &["-All:$false"]).selection,
+            SelectionArg::Ids(vec![])
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["-All:$false", "-SessionId", "3"]),
+            SET_ERROR
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["-SessionId", "3", "-All:0"]),
+            SET_ERROR
+        );
+        // Switches in every set change no set.
+        let inv = ok(Verb::Close, &["3", "-WhatIf:$false", "-Confirm:$false"]);
+        assert_eq!(inv.selection, SelectionArg::Ids(vec![3]));
+    }
+
+    #[test]
+    fn a_value_parameter_takes_a_next_word_that_starts_with_a_dash() {
+        // PowerShell takes it unless it names a parameter of the cmdlet.
+        let inv = ok(Verb::Lock, &["3", "-Message", "-- maintenance at 5 --"]);
+        assert_eq!(inv.message.as_deref(), Some("-- maintenance at 5 --"));
+        let inv = ok(Verb::Lock, &["-Message", "-not-a-parameter", "3"]);
+        assert_eq!(inv.message.as_deref(), Some("-not-a-parameter"));
+        // A quoted message with spaces is never a parameter, by position too.
+        let inv = ok(Verb::Lock, &["3", "-Note: back at 5"]);
+        assert_eq!(inv.message.as_deref(), Some("-Note: back at 5"));
+        let inv = ok(Verb::Lock, &["3", "-Message", "-Server: back at 5"]);
+        assert_eq!(inv.message.as_deref(), Some("-Server: back at 5"));
+        assert_eq!(
+            ok(Verb::Get, &["-Server", "-h1"]).server.as_deref(),
+            Some("-h1")
+        );
+        // After `--` the next word is the value, whatever it looks like.
+        let inv = ok(Verb::Lock, &["3", "-Message", "--", "-WhatIf"]);
+        assert_eq!(inv.message.as_deref(), Some("-WhatIf"));
+        assert!(!inv.what_if);
+        // A parameter of the cmdlet (by name, alias or prefix), or a word with its own
+        // `:value`, leaves the parameter without its argument.
+        for next in [
+            "-WhatIf",
+            "-wi",
+            "-Conf",
+            "-OutVariable",
+            "-x:y",
+            "-Server:h",
+        ] {
+            assert_eq!(
+                binding_err(Verb::Lock, &["3", "-Message", next]),
+                "Missing an argument for parameter 'Message'. Specify a parameter of type \
+                 'System.String' and try again.",
+                "{next}"
+            );
+        }
+        // An ambiguous one is the ambiguity.
+        assert_eq!(
+            binding_err(Verb::Lock, &["3", "-Message", "-S"]),
+            "Parameter cannot be processed because the parameter name 'S' is ambiguous. \
+             Possible matches include: -SessionId -Server -State."
+        );
+    }
+
+    #[test]
+    fn null_empty_and_empty_arrays_as_powershell_binds_them() {
+        assert_eq!(
+            binding_err(Verb::Close, &["-SessionId", "$null"]),
+            "Cannot bind argument to parameter 'SessionId' because it is null."
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["-SessionId", "@()"]),
+            "Cannot bind argument to parameter 'SessionId' because it is an empty array."
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["@( )"]),
+            "Cannot bind argument to parameter 'SessionId' because it is an empty array."
+        );
+        // An empty string converts to 0, as LanguagePrimitives converts it.
+        assert_eq!(ids(Verb::Close, &["-SessionId", ""]), [0]);
+        assert_eq!(ids(Verb::Close, &[""]), [0]);
+        // Message is mandatory: neither null nor empty.
+        assert_eq!(
+            binding_err(Verb::Lock, &["3", "-Message", "$NULL"]),
+            "Cannot bind argument to parameter 'Message' because it is null."
+        );
+        for args in [&["3", "-Message", ""][..], &["3", ""], &["3", "-Message:"]] {
+            if args[1] == "-Message:" {
+                continue;
+            }
+            assert_eq!(
+                binding_err(Verb::Lock, args),
+                "Cannot bind argument to parameter 'Message' because it is an empty string.",
+                "{args:?}"
+            );
+        }
+        // Server is optional: null is as if it were not given.
+        assert_eq!(ok(Verb::Get, &["-Server", "$null"]).server, None);
+    }
+
+    #[test]
+    fn filters_bind_by_name() {
+        let inv = ok(
+            Verb::Close,
+            &[
+                "-All",
+                "-UserName",
+                "alice,",
+                "bob",
+                "-State",
+                "disconnected",
+                "-Idle",
+                "3600",
+            ],
+        );
+        assert_eq!(inv.filter.users, ["alice", "bob"]);
+        assert_eq!(inv.filter.states, [wms_core::SessionState::Disconnected]);
+        assert_eq!(inv.filter.min_idle_seconds, Some(3600));
+        assert_eq!(
+            binding_err(Verb::Get, &["-State", "Idle"]),
+            "Cannot validate argument on parameter 'State'. The argument \"Idle\" does not \
+             belong to the set \"RemoteConnection,ConnectedToStation,Disconnected\" specified \
+             by the ValidateSet attribute. Supply an argument that is in the set and then try \
+             the command again."
+        );
+        assert_eq!(
+            binding_err(Verb::Get, &["-IdleSeconds", "soon"]),
+            "Cannot bind parameter 'IdleSeconds'. Cannot convert value \"soon\" to type \
+             \"System.UInt32\". Error: \"Input string was not in a correct format.\""
+        );
     }
 
     #[test]

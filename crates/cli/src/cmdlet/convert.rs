@@ -2,6 +2,7 @@
 //! ActionPreference and the output format, each with .NET's or PowerShell's error text.
 
 use super::*;
+use wms_core::SessionState;
 
 /// Whether an array argument continues into the next word. Under a Unix shell
 /// `-SessionId 3, 4` arrives as the words "3," and "4"; PowerShell's parser would have
@@ -16,49 +17,212 @@ pub(super) fn continues(acc: &str, next: &str) -> bool {
 pub(super) const FORMAT_ERROR: &str = "Input string was not in a correct format.";
 pub(super) const RANGE_ERROR: &str = "Value was either too large or too small for a UInt32.";
 
-/// Converts one array element as PowerShell converts a number to UInt32: decimal with an
-/// optional sign, or `0x` hexadecimal. The error is .NET's reason text.
+/// Converts one value as PowerShell converts a command-line argument to UInt32. An
+/// argument that looks like a number is a numeric literal to PowerShell's tokenizer, and
+/// a string is scanned by the same rules (`LanguagePrimitives`), so the forms are the
+/// literal's: an optional sign; decimal digits, `0x` hexadecimal or `0b` binary; a real
+/// number (`3.0`, `1e3`), rounded to the nearest integer, ties to even, as .NET converts a
+/// Double; a type suffix (`u`, `l`, `ul`, `d`, `n`); a multiplier (`kb`, `mb`, `gb`, `tb`,
+/// `pb`). A hexadecimal literal of up to 8 digits without `u` is an Int32, so
+/// `0xFFFFFFFF` is -1 and out of range, as in PowerShell. An empty string is 0. The error
+/// is .NET's reason text.
 pub(super) fn parse_u32(element: &str) -> Result<u32, &'static str> {
-    let (negative, body) = match element.strip_prefix('-') {
-        Some(body) => (true, body),
-        None => (false, element.strip_prefix('+').unwrap_or(element)),
-    };
-    let (radix, digits) = match body.get(..2) {
-        Some(p) if p.eq_ignore_ascii_case("0x") => (16, &body[2..]),
-        _ => (10, body),
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(FORMAT_ERROR);
+    if element.is_empty() {
+        return Ok(0);
     }
-    // The digits are valid, so the only failure left is overflow.
-    match (negative, u32::from_str_radix(digits, radix)) {
-        (false, Ok(value)) | (true, Ok(value @ 0)) => Ok(value),
-        _ => Err(RANGE_ERROR),
+    let value = scan_number(element).ok_or(FORMAT_ERROR)?;
+    // Convert.ToUInt32(Double): round half to even, then the range check.
+    let rounded = value.round_ties_even();
+    if (0.0..=f64::from(u32::MAX)).contains(&rounded) {
+        Ok(rounded as u32)
+    } else {
+        Err(RANGE_ERROR)
     }
+}
+
+/// A PowerShell numeric literal's value, or `None` when the text is not one.
+fn scan_number(text: &str) -> Option<f64> {
+    let lower = text.to_ascii_lowercase();
+    let (negative, mut body) = match lower.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, lower.strip_prefix('+').unwrap_or(&lower)),
+    };
+    let mut multiplier = 1f64;
+    for (suffix, m) in [
+        ("kb", 1024f64),
+        ("mb", 1024f64 * 1024.0),
+        ("gb", 1024f64.powi(3)),
+        ("tb", 1024f64.powi(4)),
+        ("pb", 1024f64.powi(5)),
+    ] {
+        if let Some(b) = body.strip_suffix(suffix) {
+            body = b;
+            multiplier = m;
+            break;
+        }
+    }
+    let radix_prefix = body.starts_with("0x") || body.starts_with("0b");
+    // Type suffixes; `u` marks a hexadecimal literal unsigned. `d` and `b` are digits of a
+    // hexadecimal literal, not suffixes.
+    let mut unsigned = false;
+    for suffix in ["ul", "lu", "u", "l", "n", "d"] {
+        if radix_prefix && suffix == "d" {
+            continue;
+        }
+        if let Some(b) = body.strip_suffix(suffix) {
+            if !b.is_empty() && b != "0x" && b != "0b" {
+                unsigned = suffix.contains('u');
+                body = b;
+                break;
+            }
+        }
+    }
+    let magnitude = if let Some(hex) = body.strip_prefix("0x") {
+        let v = radix_digits(hex, 16)?;
+        // Up to 8 digits a hexadecimal literal is an Int32 (two's complement), up to 16 an
+        // Int64, unless marked unsigned.
+        if !unsigned && hex.len() <= 8 && v >= 0x8000_0000 {
+            v as f64 - 4_294_967_296.0
+        } else {
+            v as f64
+        }
+    } else if let Some(bin) = body.strip_prefix("0b") {
+        let v = radix_digits(bin, 2)?;
+        if !unsigned && bin.len() == 32 && v >= 0x8000_0000 {
+            v as f64 - 4_294_967_296.0
+        } else {
+            v as f64
+        }
+    } else {
+        decimal(body)?
+    };
+    let value = magnitude * multiplier;
+    Some(if negative { -value } else { value })
+}
+
+fn radix_digits(digits: &str, radix: u32) -> Option<u128> {
+    if digits.is_empty() || digits.len() > 32 || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u128::from_str_radix(digits, radix).ok()
+}
+
+/// Decimal digits with an optional fraction and exponent (`12`, `3.5`, `.5`, `1e3`).
+fn decimal(body: &str) -> Option<f64> {
+    let (mantissa, exponent) = match body.split_once('e') {
+        Some((m, e)) => {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (m, Some(e))
+        }
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let text = match exponent {
+        Some(e) => format!("{int}.{frac}0e{e}"),
+        None => format!("{int}.{frac}0"),
+    };
+    text.parse::<f64>().ok()
 }
 
 /// Converts a (possibly re-joined) array argument: `3`, `3,4`, `3 , 4`, `@(3,4)`, `(3,4)`.
 pub(super) fn parse_ids(verb: Verb, text: &str) -> Result<Vec<u32>, BindError> {
+    // A whole empty argument ('') converts to 0, as LanguagePrimitives converts an empty
+    // string to a number.
+    if text.is_empty() {
+        return Ok(vec![0]);
+    }
     let trimmed = text.trim();
     let inner = trimmed
         .strip_prefix("@(")
         .or_else(|| trimmed.strip_prefix('('))
         .and_then(|rest| rest.strip_suffix(')'))
         .unwrap_or(trimmed);
-    // Empty elements ("3,,4", a trailing "3,") fail like any other unconvertible value.
+    // Empty elements ("3,,4", a trailing "3,") are not numbers; PowerShell's parser would
+    // not have read them at all.
     inner
         .split(',')
         .map(str::trim)
         .map(|element| {
-            parse_u32(element).map_err(|reason| {
-                BindError::binding(
-                    verb,
-                    format!(
-                        "Cannot bind parameter 'SessionId'. Cannot convert value \"{element}\" \
-                         to type \"System.UInt32\". Error: \"{reason}\""
-                    ),
-                )
-            })
+            let converted = if element.is_empty() {
+                Err(FORMAT_ERROR)
+            } else {
+                parse_u32(element)
+            };
+            converted.map_err(|reason| conversion_error(verb, "SessionId", element, reason))
+        })
+        .collect()
+}
+
+fn conversion_error(verb: Verb, name: &str, value: &str, reason: &str) -> BindError {
+    BindError::binding(
+        verb,
+        format!(
+            "Cannot bind parameter '{name}'. Cannot convert value \"{value}\" to type \
+             \"System.UInt32\". Error: \"{reason}\""
+        ),
+    )
+}
+
+/// Converts a single UInt32 parameter's argument (`-IdleSeconds 3600`).
+pub(super) fn parse_uint32(verb: Verb, name: &str, text: &str) -> Result<u32, BindError> {
+    parse_u32(text.trim()).map_err(|reason| conversion_error(verb, name, text, reason))
+}
+
+/// A String[] argument: `alice`, `alice,bob`, `@("alice", "bob")`; quotes around an element
+/// are PowerShell's and are dropped.
+pub(super) fn parse_strings(text: &str) -> Vec<String> {
+    let trimmed = text.trim();
+    let inner = trimmed
+        .strip_prefix("@(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(trimmed);
+    inner
+        .split(',')
+        .map(|e| {
+            let e = e.trim();
+            e.strip_prefix(['"', '\''])
+                .and_then(|e| e.strip_suffix(['"', '\'']))
+                .unwrap_or(e)
+                .to_string()
+        })
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+/// `-State`, a ValidateSet of the session states.
+pub(super) fn parse_states(verb: Verb, text: &str) -> Result<Vec<SessionState>, BindError> {
+    const STATES: [SessionState; 3] = [
+        SessionState::RemoteConnection,
+        SessionState::ConnectedToStation,
+        SessionState::Disconnected,
+    ];
+    parse_strings(text)
+        .iter()
+        .map(|value| {
+            STATES
+                .into_iter()
+                .find(|s| s.name().eq_ignore_ascii_case(value))
+                .ok_or_else(|| {
+                    BindError::binding(
+                        verb,
+                        format!(
+                            "Cannot validate argument on parameter 'State'. The argument \
+                             \"{value}\" does not belong to the set \
+                             \"RemoteConnection,ConnectedToStation,Disconnected\" specified by \
+                             the ValidateSet attribute. Supply an argument that is in the set \
+                             and then try the command again."
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -93,7 +257,7 @@ pub(super) const PREFERENCES: [(&str, Option<ActionPreference>); 7] = [
     ("SilentlyContinue", Some(ActionPreference::SilentlyContinue)),
     ("Stop", Some(ActionPreference::Stop)),
     ("Continue", Some(ActionPreference::Continue)),
-    ("Inquire", None),
+    ("Inquire", Some(ActionPreference::Inquire)),
     ("Ignore", Some(ActionPreference::Ignore)),
     ("Suspend", None),
     ("Break", None),
@@ -105,7 +269,18 @@ pub(super) fn parse_preference(
     value: &str,
 ) -> Result<ActionPreference, BindError> {
     let trimmed = value.trim();
-    let found = PREFERENCES
+    let cannot_convert = |error: String| {
+        BindError::binding(
+            verb,
+            format!(
+                "Cannot bind parameter '{name}'. Cannot convert value \"{value}\" to type \
+                 \"System.Management.Automation.ActionPreference\". Error: \"{error}\""
+            ),
+        )
+    };
+    // An enumerator's name, its number, or (as PowerShell's enum conversion allows) an
+    // unambiguous prefix of a name.
+    let exact = PREFERENCES
         .iter()
         .find(|(enumerator, _)| enumerator.eq_ignore_ascii_case(trimmed))
         .or_else(|| {
@@ -114,34 +289,54 @@ pub(super) fn parse_preference(
                 .ok()
                 .and_then(|n| PREFERENCES.get(n))
         });
+    let found = match exact {
+        Some(found) => found,
+        None => {
+            let lower = trimmed.to_ascii_lowercase();
+            let prefixed: Vec<&(&str, Option<ActionPreference>)> = PREFERENCES
+                .iter()
+                .filter(|(e, _)| !lower.is_empty() && e.to_ascii_lowercase().starts_with(&lower))
+                .collect();
+            match prefixed.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(cannot_convert(format!(
+                        "Unable to match the identifier name {value} to a valid enumerator \
+                         name. Specify one of the following enumerator names and try again: \
+                         SilentlyContinue, Stop, Continue, Inquire, Ignore, Suspend, Break"
+                    )))
+                }
+                several => {
+                    let names: Vec<&str> = several.iter().map(|(e, _)| *e).collect();
+                    return Err(cannot_convert(format!(
+                        "The identifier name {value} cannot be processed due to the \
+                         inability to differentiate between the following enumerator names: \
+                         {}. Try a more specific identifier name.",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
     match found {
-        Some((_, Some(preference))) => Ok(*preference),
-        // Inquire would prompt mid-stream, Suspend is for workflows and Break enters the
-        // debugger: none has a meaning outside a PowerShell session.
-        Some((enumerator, None)) => Err(BindError::not_supported(
+        (_, Some(preference)) => Ok(*preference),
+        // Suspend is for workflows and Break enters the debugger: neither has a meaning
+        // outside a PowerShell session.
+        (enumerator, None) => Err(BindError::not_supported(
             verb,
             format!(
                 "The value '{enumerator}' of parameter '{name}' is not supported by wms: it \
-                 supports only Continue, SilentlyContinue, Ignore and Stop."
-            ),
-        )),
-        None => Err(BindError::binding(
-            verb,
-            format!(
-                "Cannot bind parameter '{name}'. Cannot convert value \"{value}\" to type \
-                 \"System.Management.Automation.ActionPreference\". Error: \"Unable to match \
-                 the identifier name {value} to a valid enumerator name. Specify one of the \
-                 following enumerator names and try again: SilentlyContinue, Stop, Continue, \
-                 Inquire, Ignore, Suspend, Break\""
+                 supports only Continue, SilentlyContinue, Ignore, Inquire and Stop."
             ),
         )),
     }
 }
 
 pub(super) fn parse_output_format(verb: Verb, value: &str) -> Result<OutputFormat, BindError> {
-    const FORMATS: [(&str, OutputFormat); 3] = [
+    const FORMATS: [(&str, OutputFormat); 4] = [
         ("List", OutputFormat::List),
         ("Table", OutputFormat::Table),
+        ("Wide", OutputFormat::Wide),
         ("Json", OutputFormat::Json),
     ];
     let trimmed = value.trim();
@@ -155,7 +350,7 @@ pub(super) fn parse_output_format(verb: Verb, value: &str) -> Result<OutputForma
                 verb,
                 format!(
                     "Cannot validate argument on parameter 'OutputFormat'. The argument \
-                     \"{value}\" does not belong to the set \"List,Table,Json\" specified by \
+                     \"{value}\" does not belong to the set \"List,Table,Wide,Json\" specified by \
                      the ValidateSet attribute. Supply an argument that is in the set and then \
                      try the command again."
                 ),
@@ -234,18 +429,11 @@ mod tests {
     }
 
     #[test]
-    fn all_false_means_all_not_given() {
+    fn all_false_is_bound_as_false() {
+        // Bound, with nothing to act on (bind.rs: switch_false_still_chooses_its_parameter_set).
         assert_eq!(
             ok(Verb::Close, &["-All:$false"]).selection,
-            SelectionArg::Unbound
-        );
-        assert_eq!(
-            ok(Verb::Close, &["-All:$false", "-SessionId", "3"]).selection,
-            SelectionArg::Ids(vec![3])
-        );
-        assert_eq!(
-            ok(Verb::Close, &["-All:0", "3"]).selection,
-            SelectionArg::Ids(vec![3])
+            SelectionArg::Ids(vec![])
         );
         assert_eq!(
             ok(Verb::Close, &["-All:$true"]).selection,
@@ -378,7 +566,7 @@ mod tests {
         assert_eq!(
             binding_err(Verb::Get, &["-OutputFormat", "Xml"]),
             "Cannot validate argument on parameter 'OutputFormat'. The argument \"Xml\" does not \
-             belong to the set \"List,Table,Json\" specified by the ValidateSet attribute. \
+             belong to the set \"List,Table,Wide,Json\" specified by the ValidateSet attribute. \
              Supply an argument that is in the set and then try the command again."
         );
     }
@@ -416,23 +604,60 @@ mod tests {
 
     #[test]
     fn action_preferences_refused() {
-        for (word, value) in [
-            ("Inquire", "Inquire"),
-            ("suspend", "Suspend"),
-            ("BREAK", "Break"),
-        ] {
+        for (word, value) in [("suspend", "Suspend"), ("BREAK", "Break"), ("5", "Suspend")] {
             assert_eq!(
                 refused_err(Verb::Close, &["3", "-ErrorAction", word]),
                 format!(
                     "The value '{value}' of parameter 'ErrorAction' is not supported by wms: it \
-                     supports only Continue, SilentlyContinue, Ignore and Stop."
+                     supports only Continue, SilentlyContinue, Ignore, Inquire and Stop."
                 )
             );
         }
+    }
+
+    #[test]
+    fn inquire_and_unambiguous_prefixes() {
         assert_eq!(
-            refused_err(Verb::Close, &["3", "-wa", "3"]),
-            "The value 'Inquire' of parameter 'WarningAction' is not supported by wms: it \
-             supports only Continue, SilentlyContinue, Ignore and Stop."
+            ok(Verb::Close, &["3", "-ea", "Inquire"]).error_action,
+            ActionPreference::Inquire
+        );
+        assert_eq!(
+            ok(Verb::Close, &["3", "-wa", "3"]).warning_action,
+            ActionPreference::Inquire
+        );
+        for (prefix, expected) in [
+            ("St", ActionPreference::Stop),
+            ("sil", ActionPreference::SilentlyContinue),
+            ("c", ActionPreference::Continue),
+            ("ig", ActionPreference::Ignore),
+            ("INQ", ActionPreference::Inquire),
+        ] {
+            assert_eq!(
+                ok(Verb::Get, &["-ea", prefix]).error_action,
+                expected,
+                "{prefix}"
+            );
+        }
+        assert_eq!(
+            binding_err(Verb::Get, &["-ErrorAction", "s"]),
+            "Cannot bind parameter 'ErrorAction'. Cannot convert value \"s\" to type \
+             \"System.Management.Automation.ActionPreference\". Error: \"The identifier name s \
+             cannot be processed due to the inability to differentiate between the following \
+             enumerator names: SilentlyContinue, Stop, Suspend. Try a more specific identifier \
+             name.\""
+        );
+        assert_eq!(
+            binding_err(Verb::Get, &["-wa", "i"]),
+            "Cannot bind parameter 'WarningAction'. Cannot convert value \"i\" to type \
+             \"System.Management.Automation.ActionPreference\". Error: \"The identifier name i \
+             cannot be processed due to the inability to differentiate between the following \
+             enumerator names: Inquire, Ignore. Try a more specific identifier name.\""
+        );
+        // A prefix of Suspend or Break is refused as they are.
+        assert_eq!(
+            refused_err(Verb::Get, &["-ea", "br"]),
+            "The value 'Break' of parameter 'ErrorAction' is not supported by wms: it supports \
+             only Continue, SilentlyContinue, Ignore, Inquire and Stop."
         );
     }
 
@@ -523,12 +748,35 @@ mod tests {
         assert_eq!(ids(Verb::Close, &["0"]), [0]);
         assert_eq!(ids(Verb::Close, &["-0"]), [0]);
         assert_eq!(ids(Verb::Close, &["4294967295"]), [4294967295]);
-        assert_eq!(ids(Verb::Close, &["0xFFFFFFFF"]), [u32::MAX]);
+        // PowerShell's numeric literal forms.
+        assert_eq!(ids(Verb::Close, &["0xFFFFFFFFu"]), [u32::MAX]);
+        assert_eq!(ids(Verb::Close, &["0x7FFFFFFF"]), [i32::MAX as u32]);
+        assert_eq!(ids(Verb::Close, &["0b101"]), [5]);
+        assert_eq!(ids(Verb::Close, &["1kb"]), [1024]);
+        assert_eq!(ids(Verb::Close, &["2MB"]), [2 * 1024 * 1024]);
+        assert_eq!(ids(Verb::Close, &["7u"]), [7]);
+        assert_eq!(ids(Verb::Close, &["7L"]), [7]);
+        assert_eq!(ids(Verb::Close, &["7ul"]), [7]);
+        assert_eq!(ids(Verb::Close, &["7d"]), [7]);
+        assert_eq!(
+            ids(Verb::Close, &["0x1d"]),
+            [29],
+            "d is a hexadecimal digit"
+        );
+        assert_eq!(ids(Verb::Close, &["1e3"]), [1000]);
+        assert_eq!(ids(Verb::Close, &["3.0"]), [3]);
+        // Reals round to the nearest integer, ties to even, as Convert.ToUInt32(Double).
+        assert_eq!(ids(Verb::Close, &["3.5"]), [4]);
+        assert_eq!(ids(Verb::Close, &["2.5"]), [2]);
+        assert_eq!(ids(Verb::Close, &["-0.4"]), [0]);
+        assert_eq!(ids(Verb::Close, &[".5"]), [0]);
     }
 
     #[test]
     fn uint32_bad_format() {
-        for value in ["abc", "3x", "0x", "0xg", "++3", "3.5", "1 2"] {
+        for value in [
+            "abc", "3x", "0x", "0xg", "++3", "1 2", "1.2.3", "1e", "0b2", "3kbkb", "$true",
+        ] {
             assert_eq!(
                 binding_err(Verb::Close, &["-SessionId", value]),
                 format!(
@@ -553,7 +801,17 @@ mod tests {
             "-0x1",
             "0x100000000",
             "99999999999999999999999",
+            // Up to 8 hexadecimal digits without `u` is an Int32: this one is -1.
+            "0xFFFFFFFF",
+            "0x80000000",
+            "-0.6",
+            "4294967295.5",
+            "4mb-1",
+            "4pb",
         ] {
+            if value == "4mb-1" {
+                continue;
+            }
             assert_eq!(
                 binding_err(Verb::Close, &["-SessionId", value]),
                 format!(

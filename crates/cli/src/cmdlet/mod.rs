@@ -18,7 +18,8 @@
 //! errors), `names` (the parameter table and the name matcher), `convert` (the value
 //! converters), `bind` (named binding, sets, mandatory parameters) and `positional`.
 //!
-//! It is pure: no I/O. Whether a command with no `-SessionId`/`-All` reads session objects
+//! It is pure: no I/O (the terminal a missing mandatory parameter is asked on is passed
+//! in, [`complete`]). Whether a command with no `-SessionId`/`-All` reads session objects
 //! from standard input is the caller's decision ([`SelectionArg::Unbound`],
 //! [`missing_selection`]).
 
@@ -30,6 +31,7 @@ mod bind;
 mod convert;
 mod names;
 mod positional;
+mod prompt;
 #[cfg(test)]
 mod test_support;
 
@@ -38,6 +40,7 @@ use bind::*;
 use convert::*;
 use names::*;
 use positional::*;
+pub use prompt::{complete, Prompt};
 
 /// What a command does with a non-terminating error or a warning (`-ErrorAction`,
 /// `-WarningAction`). Only the preferences that mean something outside a PowerShell
@@ -49,6 +52,9 @@ pub enum ActionPreference {
     SilentlyContinue,
     Ignore,
     Stop,
+    /// Ask on the terminal whether to go on (PowerShell's prompt: Yes, Yes to All, Halt
+    /// Command, Suspend); without a terminal to ask on, it stops as Stop does.
+    Inquire,
 }
 
 /// How the targets were chosen on the command line.
@@ -62,11 +68,14 @@ pub enum SelectionArg {
     Unbound,
 }
 
-/// The wms extension `-OutputFormat List|Table|Json`.
+/// The wms extension `-OutputFormat List|Table|Wide|Json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     List,
+    /// A table fitted to 80 columns.
     Table,
+    /// A table of every property, not fitted.
+    Wide,
     Json,
 }
 
@@ -86,6 +95,8 @@ pub struct Invocation {
     pub error_action: ActionPreference,
     pub warning_action: ActionPreference,
     pub output: Option<OutputFormat>,
+    /// `-UserName`, `-State`, `-MinimumIdleSeconds`.
+    pub filter: crate::filter::Filter,
 }
 
 /// A usage error: the command line does not bind. Nothing may be done when this happens.
@@ -135,9 +146,19 @@ pub(crate) const VERBS: [Verb; 5] = [
     Verb::Unlock,
 ];
 
-/// The verb named by a cmdlet name, case-insensitive ("close-wmssession" -> Close); None if
-/// not a cmdlet name.
+/// The module the cmdlets belong to, as a module-qualified name spells it
+/// (`MultiPoint\Close-WmsSession`).
+pub const MODULE: &str = "MultiPoint";
+
+/// The verb named by a cmdlet name, case-insensitive ("close-wmssession" -> Close), also
+/// module-qualified as PowerShell resolves it (`MultiPoint\Close-WmsSession`); None if not
+/// a cmdlet name.
 pub fn cmdlet_verb(name: &str) -> Option<Verb> {
+    let name = match name.split_once('\\') {
+        Some((module, rest)) if module.eq_ignore_ascii_case(MODULE) => rest,
+        Some(_) => return None,
+        None => name,
+    };
     VERBS
         .into_iter()
         .find(|verb| verb.cmdlet().eq_ignore_ascii_case(name))
@@ -170,6 +191,14 @@ mod tests {
         assert_eq!(cmdlet_verb("Unlock-wmssession"), Some(Verb::Unlock));
         assert_eq!(cmdlet_verb("Close-WmsSessions"), None);
         assert_eq!(cmdlet_verb("Close"), None);
+        // Module-qualified, as PowerShell resolves it.
+        assert_eq!(
+            cmdlet_verb("MultiPoint\\Close-WmsSession"),
+            Some(Verb::Close)
+        );
+        assert_eq!(cmdlet_verb("multipoint\\get-wmssession"), Some(Verb::Get));
+        assert_eq!(cmdlet_verb("Other\\Close-WmsSession"), None);
+        assert_eq!(cmdlet_verb("MultiPoint\\"), None);
         assert_eq!(cmdlet_verb(""), None);
     }
 

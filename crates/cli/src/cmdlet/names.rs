@@ -18,13 +18,18 @@ pub(super) enum Param {
     Debug,
     ErrorAction,
     WarningAction,
+    UserName,
+    State,
+    IdleSeconds,
 }
 
 /// The type of a parameter that takes a value (switches take none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ValueType {
     UInt32Array,
+    UInt32,
     Text,
+    TextArray,
     OutputFormat,
     Preference,
 }
@@ -34,7 +39,9 @@ impl ValueType {
     pub(super) fn type_name(self) -> &'static str {
         match self {
             ValueType::UInt32Array => "System.UInt32[]",
+            ValueType::UInt32 => "System.UInt32",
             ValueType::Text | ValueType::OutputFormat => "System.String",
+            ValueType::TextArray => "System.String[]",
             ValueType::Preference => "System.Management.Automation.ActionPreference",
         }
     }
@@ -50,6 +57,8 @@ impl Param {
             Param::Server | Param::Message => Some(ValueType::Text),
             Param::OutputFormat => Some(ValueType::OutputFormat),
             Param::ErrorAction | Param::WarningAction => Some(ValueType::Preference),
+            Param::UserName | Param::State => Some(ValueType::TextArray),
+            Param::IdleSeconds => Some(ValueType::UInt32),
             Param::All | Param::WhatIf | Param::Confirm | Param::Verbose | Param::Debug => None,
         }
     }
@@ -84,20 +93,26 @@ impl Scope {
     }
 }
 
+/// Where a parameter comes from, which decides a prefix that matches several: the
+/// cmdlet's own parameter wins over the common and ShouldProcess ones (PowerShell's
+/// `ParameterBinderAssociation`: declared formal parameters first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// Declared by the cmdlet itself (wms's extensions included).
+    Cmdlet,
+    /// A common parameter (`-Verbose`, `-ErrorAction`, ...).
+    Common,
+    /// `-WhatIf`, `-Confirm`, which PowerShell adds to cmdlets that support ShouldProcess.
+    ShouldProcess,
+}
+
 #[derive(Debug)]
 pub(super) struct ParamSpec {
     pub(super) name: &'static str,
     pub(super) aliases: &'static [&'static str],
     pub(super) role: Role,
     pub(super) scope: Scope,
-}
-
-impl ParamSpec {
-    /// The canonical name first, so that when both the name and an alias match a prefix
-    /// the name is the one reported.
-    pub(super) fn spellings(&self) -> impl Iterator<Item = &'static str> + '_ {
-        std::iter::once(self.name).chain(self.aliases.iter().copied())
-    }
+    pub(super) origin: Origin,
 }
 
 pub(super) const fn spec(
@@ -111,12 +126,40 @@ pub(super) const fn spec(
         aliases,
         role,
         scope,
+        origin: Origin::Cmdlet,
     }
 }
 
-/// Every parameter of the family in declaration order, which is the order ambiguity
-/// messages list matches in: the cmdlet's own parameters, then the common ones.
-/// SessionId (position 0) and Message (position 1, Lock) are the positional ones.
+const fn common(name: &'static str, aliases: &'static [&'static str], role: Role) -> ParamSpec {
+    ParamSpec {
+        name,
+        aliases,
+        role,
+        scope: Scope::Every,
+        origin: Origin::Common,
+    }
+}
+
+const fn should_process(
+    name: &'static str,
+    alias: &'static [&'static str],
+    param: Param,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        aliases: alias,
+        role: Role::Bind(param),
+        scope: Scope::Actions,
+        origin: Origin::ShouldProcess,
+    }
+}
+
+/// Every parameter of the family in the order PowerShell's merged parameter table holds
+/// them, which is the order ambiguity messages list matches in: the cmdlet's own
+/// parameters, then the common parameters (in the order of PowerShell's
+/// `CommonParameters`), then the ShouldProcess ones. SessionId (position 0) and Message
+/// (position 1, Lock) are the positional ones. UserName, State and IdleSeconds are wms's
+/// filters, named after the properties they filter on.
 pub(super) static PARAMS: &[ParamSpec] = &[
     spec("SessionId", &[], Role::Bind(Param::SessionId), Scope::Every),
     spec("All", &[], Role::Bind(Param::All), Scope::Every),
@@ -127,41 +170,34 @@ pub(super) static PARAMS: &[ParamSpec] = &[
         Scope::Every,
     ),
     spec("Message", &[], Role::Bind(Param::Message), Scope::LockOnly),
-    spec("WhatIf", &["wi"], Role::Bind(Param::WhatIf), Scope::Actions),
-    spec(
-        "Confirm",
-        &["cf"],
-        Role::Bind(Param::Confirm),
-        Scope::Actions,
-    ),
     spec(
         "OutputFormat",
         &[],
         Role::Bind(Param::OutputFormat),
         Scope::Every,
     ),
-    spec("Verbose", &["vb"], Role::Bind(Param::Verbose), Scope::Every),
-    spec("Debug", &["db"], Role::Bind(Param::Debug), Scope::Every),
+    spec("UserName", &[], Role::Bind(Param::UserName), Scope::Every),
+    spec("State", &[], Role::Bind(Param::State), Scope::Every),
     spec(
-        "ErrorAction",
-        &["ea"],
-        Role::Bind(Param::ErrorAction),
+        "IdleSeconds",
+        &[],
+        Role::Bind(Param::IdleSeconds),
         Scope::Every,
     ),
-    spec(
-        "WarningAction",
-        &["wa"],
-        Role::Bind(Param::WarningAction),
-        Scope::Every,
-    ),
-    spec("InformationAction", &["infa"], Role::Refused, Scope::Every),
-    spec("ErrorVariable", &["ev"], Role::Refused, Scope::Every),
-    spec("WarningVariable", &["wv"], Role::Refused, Scope::Every),
-    spec("InformationVariable", &["iv"], Role::Refused, Scope::Every),
-    spec("OutVariable", &["ov"], Role::Refused, Scope::Every),
-    spec("OutBuffer", &["ob"], Role::Refused, Scope::Every),
-    spec("PipelineVariable", &["pv"], Role::Refused, Scope::Every),
-    spec("ProgressAction", &["proga"], Role::Refused, Scope::Every),
+    common("Verbose", &["vb"], Role::Bind(Param::Verbose)),
+    common("Debug", &["db"], Role::Bind(Param::Debug)),
+    common("ErrorAction", &["ea"], Role::Bind(Param::ErrorAction)),
+    common("WarningAction", &["wa"], Role::Bind(Param::WarningAction)),
+    common("InformationAction", &["infa"], Role::Refused),
+    common("ProgressAction", &["proga"], Role::Refused),
+    common("ErrorVariable", &["ev"], Role::Refused),
+    common("WarningVariable", &["wv"], Role::Refused),
+    common("InformationVariable", &["iv"], Role::Refused),
+    common("OutVariable", &["ov"], Role::Refused),
+    common("OutBuffer", &["ob"], Role::Refused),
+    common("PipelineVariable", &["pv"], Role::Refused),
+    should_process("WhatIf", &["wi"], Param::WhatIf),
+    should_process("Confirm", &["cf"], Param::Confirm),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -189,45 +225,63 @@ pub(super) fn resolve_in<'t>(
         return Err(unknown());
     }
     let params = || table.iter().filter(|p| p.scope.includes(verb));
+    let lower = typed.to_ascii_lowercase();
+    let is_prefix = |s: &str| s.to_ascii_lowercase().starts_with(&lower);
 
-    // An exact name or alias wins even when it is also a prefix of another parameter.
-    if let Some(exact) = params().find(|p| p.spellings().any(|s| s.eq_ignore_ascii_case(typed))) {
+    // As PowerShell's GetMatchingParameter: names first, then aliases; an exact name or
+    // alias wins at once, even when it is also a prefix of another parameter.
+    if let Some(exact) = params().find(|p| p.name.eq_ignore_ascii_case(typed)) {
         return Ok(exact);
     }
-
-    let prefix = typed.to_ascii_lowercase();
-    // One entry per parameter: a prefix of both a name and its own alias is one match.
-    let matches: Vec<(&ParamSpec, &str)> = params()
-        .filter_map(|p| {
-            p.spellings()
-                .find(|s| s.to_ascii_lowercase().starts_with(&prefix))
-                .map(|s| (p, s))
-        })
-        .collect();
-    match matches.as_slice() {
-        [] => Err(unknown()),
-        [(only, _)] => Ok(only),
-        several => {
-            let names: Vec<String> = several.iter().map(|(_, s)| format!("-{s}")).collect();
-            Err(BindError::binding(
-                verb,
-                format!(
-                    "Parameter cannot be processed because the parameter name '{typed}' is \
-                     ambiguous. Possible matches include: {}.",
-                    names.join(" ")
-                ),
-            ))
+    if let Some(exact) = params().find(|p| p.aliases.iter().any(|a| a.eq_ignore_ascii_case(typed)))
+    {
+        return Ok(exact);
+    }
+    // Every parameter whose name the prefix matches, in table order, then those only an
+    // alias matches; one entry per parameter.
+    let mut matches: Vec<&ParamSpec> = params().filter(|p| is_prefix(p.name)).collect();
+    for p in params() {
+        if p.aliases.iter().any(|a| is_prefix(a)) && !matches.iter().any(|m| std::ptr::eq(*m, p)) {
+            matches.push(p);
         }
     }
+    if matches.len() > 1 {
+        // The cmdlet's own parameter wins over common and ShouldProcess ones
+        // (`Get-WmsSession -o table`, `Close-WmsSession -C host`).
+        let own: Vec<&ParamSpec> = matches
+            .iter()
+            .copied()
+            .filter(|p| p.origin == Origin::Cmdlet)
+            .collect();
+        if let [only] = own.as_slice() {
+            return Ok(only);
+        }
+        // The message lists every match by its name, aliases never.
+        let names: Vec<String> = matches.iter().map(|p| format!("-{}", p.name)).collect();
+        return Err(BindError::binding(
+            verb,
+            format!(
+                "Parameter cannot be processed because the parameter name '{typed}' is \
+                 ambiguous. Possible matches include: {}.",
+                names.join(" ")
+            ),
+        ));
+    }
+    matches.first().copied().ok_or_else(unknown)
 }
 
 /// Whether a word is a parameter name (`-Name`, `-Name:value`) rather than a value.
 /// A lone "-" is a value, and so is a negative number such as "-1" (as in PowerShell,
-/// where `-1` is a number token).
+/// where `-1` is a number token). A word with white space in it is a value too: PowerShell
+/// never reads one as a parameter token, so it is what the user quoted
+/// (`"-- maintenance at 5 --"`).
 pub(super) fn is_name_like(word: &str) -> bool {
     let Some(rest) = word.strip_prefix('-') else {
         return false;
     };
+    if word.chars().any(char::is_whitespace) {
+        return false;
+    }
     let mut chars = rest.chars();
     match chars.next() {
         None => false,
@@ -338,55 +392,78 @@ mod tests {
         assert_eq!(
             binding_err(Verb::Close, &["-S", "3"]),
             "Parameter cannot be processed because the parameter name 'S' is ambiguous. \
+             Possible matches include: -SessionId -Server -State."
+        );
+        assert_eq!(
+            binding_err(Verb::Close, &["-Se", "3"]),
+            "Parameter cannot be processed because the parameter name 'Se' is ambiguous. \
              Possible matches include: -SessionId -Server."
         );
     }
 
     #[test]
-    fn ambiguous_prefix_lists_the_alias_that_matched() {
+    fn the_cmdlets_own_parameter_wins_over_common_ones() {
+        // OutputFormat over OutVariable and OutBuffer.
         assert_eq!(
-            binding_err(Verb::Close, &["-C", "3"]),
-            "Parameter cannot be processed because the parameter name 'C' is ambiguous. \
-             Possible matches include: -ComputerName -Confirm."
+            ok(Verb::Get, &["-o", "table"]).output,
+            Some(OutputFormat::Table)
         );
         assert_eq!(
-            binding_err(Verb::Close, &["-co"]),
-            "Parameter cannot be processed because the parameter name 'co' is ambiguous. \
-             Possible matches include: -ComputerName -Confirm."
+            ok(Verb::Get, &["-Out", "json"]).output,
+            Some(OutputFormat::Json)
+        );
+        // Server (by its alias ComputerName) over Confirm.
+        assert_eq!(
+            ok(Verb::Close, &["-C", "h", "3"]).server.as_deref(),
+            Some("h")
+        );
+        assert_eq!(
+            ok(Verb::Close, &["-co", "h", "3"]).server.as_deref(),
+            Some("h")
+        );
+        // IdleSeconds over InformationAction and InformationVariable.
+        assert_eq!(
+            ok(Verb::Get, &["-I", "60"]).filter.min_idle_seconds,
+            Some(60)
+        );
+        // Among the cmdlet's own, a prefix is still ambiguous (the `-S` case above).
+    }
+
+    #[test]
+    fn ambiguity_names_parameters_never_aliases_in_powershells_order() {
+        // Common parameters in PowerShell's order, then ShouldProcess ones; a parameter
+        // matched by name and by alias is listed once, by name.
+        assert_eq!(
+            binding_err(Verb::Close, &["3", "-W"]),
+            "Parameter cannot be processed because the parameter name 'W' is ambiguous. \
+             Possible matches include: -WarningAction -WarningVariable -WhatIf."
+        );
+        assert_eq!(
+            binding_err(Verb::Get, &["-P", "x"]),
+            "Parameter cannot be processed because the parameter name 'P' is ambiguous. \
+             Possible matches include: -ProgressAction -PipelineVariable."
         );
     }
 
     #[test]
     fn ambiguous_prefix_includes_refused_common_parameters() {
-        assert_eq!(
-            binding_err(Verb::Get, &["-O", "json"]),
-            "Parameter cannot be processed because the parameter name 'O' is ambiguous. \
-             Possible matches include: -OutputFormat -OutVariable -OutBuffer."
-        );
-        assert_eq!(
-            binding_err(Verb::Get, &["-Out", "json"]),
-            "Parameter cannot be processed because the parameter name 'Out' is ambiguous. \
-             Possible matches include: -OutputFormat -OutVariable -OutBuffer."
-        );
-        assert_eq!(
-            binding_err(Verb::Close, &["-W"]),
-            "Parameter cannot be processed because the parameter name 'W' is ambiguous. \
-             Possible matches include: -WhatIf -WarningAction -WarningVariable."
-        );
+        // ErrorVariable and InformationVariable are refused, yet they make a prefix
+        // ambiguous exactly as in PowerShell.
         assert_eq!(
             binding_err(Verb::Get, &["-e", "Stop"]),
             "Parameter cannot be processed because the parameter name 'e' is ambiguous. \
              Possible matches include: -ErrorAction -ErrorVariable."
         );
         assert_eq!(
-            binding_err(Verb::Get, &["-I", "x"]),
-            "Parameter cannot be processed because the parameter name 'I' is ambiguous. \
+            binding_err(Verb::Get, &["-Inf", "x"]),
+            "Parameter cannot be processed because the parameter name 'Inf' is ambiguous. \
              Possible matches include: -InformationAction -InformationVariable."
         );
+        // A prefix of one refused parameter is that parameter, refused.
         assert_eq!(
-            binding_err(Verb::Get, &["-P", "x"]),
-            "Parameter cannot be processed because the parameter name 'P' is ambiguous. \
-             Possible matches include: -PipelineVariable -ProgressAction."
+            refused_err(Verb::Get, &["-OutB", "1"]),
+            "The common parameter 'OutBuffer' is not supported by wms: it only has meaning \
+             inside a PowerShell session."
         );
     }
 
@@ -529,5 +606,7 @@ mod tests {
         assert!(!is_name_like("-.5"));
         assert!(!is_name_like("3"));
         assert!(!is_name_like(""));
+        assert!(!is_name_like("-- maintenance at 5 --"));
+        assert!(!is_name_like("-Note: back at 5"));
     }
 }

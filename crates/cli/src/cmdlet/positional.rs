@@ -11,9 +11,9 @@ pub(super) fn bind_positional(
 ) -> Result<(), BindError> {
     let verb = state.verb;
     let mut slots = Vec::new();
-    // With -All the parameter set is the All set, which has no SessionId: the first word
-    // goes to Message (`Lock-WmsSession -All "hello"`).
-    if !state.all && !state.named.contains(&Param::SessionId) {
+    // With -All (even -All:$false) the parameter set is the All set, which has no
+    // SessionId: the first word goes to Message (`Lock-WmsSession -All "hello"`).
+    if !state.named.contains(&Param::All) && !state.named.contains(&Param::SessionId) {
         slots.push(Param::SessionId);
     }
     if verb == Verb::Lock && !state.named.contains(&Param::Message) {
@@ -35,17 +35,16 @@ pub(super) fn bind_positional(
                 text.push_str(next.text);
                 k += 1;
             }
-            state.ids = Some(parse_ids(verb, &text)?);
+            state.set_value(Param::SessionId, "SessionId", &text)?;
         } else {
-            state.message = Some(text);
+            state.message = Some(check_message(verb, &text)?);
         }
     }
 
+    // A word left over is PowerShell's error for it, also when it would have been a
+    // SessionId but -All chose the set without one (as `Get-Process -Id 1 notepad`).
     match words.get(k) {
         None => Ok(()),
-        // A word left over with -All bound would have been a SessionId: the user gave both
-        // IDs and -All, which is the set conflict rather than a stray argument.
-        Some(_) if state.all => Err(set_unresolved(verb)),
         Some(extra) => Err(BindError::binding(
             verb,
             format!(

@@ -31,6 +31,14 @@ pub(super) fn answer_source(stdin_is_pipeline: bool) -> Option<Box<dyn BufRead>>
         .then(|| Box::new(io::BufReader::new(tty)) as Box<dyn BufRead>)
 }
 
+/// The controlling terminal, to ask on whatever standard input is (`-ErrorAction
+/// Inquire` asks there, beside a `-Confirm` that may be reading standard input).
+pub(super) fn terminal() -> Option<Box<dyn BufRead>> {
+    let tty = std::fs::File::open("/dev/tty").ok()?;
+    tty.is_terminal()
+        .then(|| Box::new(io::BufReader::new(tty)) as Box<dyn BufRead>)
+}
+
 pub(super) fn act_on(
     rt: &Runtime,
     backend: &Backend,
@@ -90,14 +98,19 @@ pub(super) fn act_on(
                     "Performing the operation \"{}\" on target \"{label}\".",
                     plan.verb.cmdlet()
                 ));
-                if not_locked.contains(&planned.session_id) {
-                    rep.verbose(&format!(
-                        "{label} is not locked; there is nothing to unlock."
-                    ));
-                }
+                let was_unlocked = not_locked.contains(&planned.session_id);
                 let one = Selection::Ids(vec![planned.session_id]);
                 for r in call(rep, request(&one, false)).unwrap_or_default() {
-                    rep.result(&r, false);
+                    // Unlocking a session that is not locked is done, and says only that
+                    // (not also "was unlocked").
+                    if was_unlocked && r.outcome == Outcome::Done {
+                        rep.verbose(&format!(
+                            "{label} is not locked; there is nothing to unlock."
+                        ));
+                        rep.json_result(&r);
+                    } else {
+                        rep.result(&r, false);
+                    }
                 }
                 continue;
             }

@@ -9,14 +9,17 @@ mod backend;
 mod fleet;
 mod report;
 
-use crate::cmdlet::OutputFormat;
+use crate::cmdlet::{ActionPreference, OutputFormat};
 use crate::confirm::Prompter;
+use crate::filter::Filter;
 use crate::output::{self, WriteError};
-use crate::plan::Plan;
+use crate::plan::{Plan, Spelling};
 use act::{act_on, action_request, answer_source};
 use backend::{labelled, Backend, BackendError};
 use report::Reporter;
+use std::io::IsTerminal;
 use std::sync::Arc;
+use wms_core::api::ActionRequest;
 use wms_core::{unique_ids, Outcome, Selection, Session, TargetResult, Verb};
 
 /// Exit statuses (SPEC 6).
@@ -45,6 +48,7 @@ struct Job {
 /// Carries out `plan`; returns the exit status.
 pub fn run(plan: Plan) -> u8 {
     let mut rep = Reporter {
+        spelling: plan.spelling,
         verb: plan.verb,
         json: plan.output == Some(OutputFormat::Json) && plan.verb != Verb::Get,
         verbose: plan.verbose,
@@ -53,6 +57,12 @@ pub fn run(plan: Plan) -> u8 {
         any_error: false,
         stopped: false,
         stdout_closed: false,
+        inquirer: crate::confirm::Inquirer::new(
+            (plan.error_action == ActionPreference::Inquire
+                || plan.warning_action == ActionPreference::Inquire)
+                .then(act::terminal)
+                .flatten(),
+        ),
     };
     if plan.empty_pipeline {
         rep.verbose("No session objects on standard input; nothing to do.");
@@ -92,13 +102,21 @@ pub fn run(plan: Plan) -> u8 {
                     Ok(sessions) => select(
                         labelled(sessions, b, &job.server),
                         &job.selection,
+                        &plan.filter,
                         &job.server,
                         &mut rep,
                         &mut listed,
                     ),
                     Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
                 },
-                Ok(b) => act_on(&rt, b, &plan, &job.selection, &mut rep, &mut prompter),
+                Ok(b) => match rt.block_on(narrow(b, &job.selection, &plan.filter)) {
+                    Ok(None) => rep.verbose(&format!(
+                        "No session on {} matches the filter; nothing to do.",
+                        job.server
+                    )),
+                    Ok(Some(sel)) => act_on(&rt, b, &plan, &sel, &mut rep, &mut prompter),
+                    Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
+                },
             }
         }
     } else {
@@ -107,13 +125,28 @@ pub fn run(plan: Plan) -> u8 {
         let outs: Vec<Result<Done, BackendError>> = rt.block_on(fleet::each(&jobs, |job| {
             let backend = job.backend.clone();
             let server = job.server.clone();
-            let request = (plan.verb != Verb::Get)
-                .then(|| action_request(&plan, &job.selection, plan.what_if));
+            let selection = job.selection.clone();
+            let filter = plan.filter.clone();
+            let verb = plan.verb;
+            // The request with the selection still to be narrowed by the filter.
+            let request =
+                (verb != Verb::Get).then(|| action_request(&plan, &job.selection, plan.what_if));
             async move {
                 let b = backend.map_err(BackendError::Unresolved)?;
-                match request {
-                    None => Ok(Done::Sessions(labelled(b.sessions().await?, &b, &server))),
-                    Some(r) => Ok(Done::Results(b.action(&r).await?)),
+                let Some(mut request) = request else {
+                    return Ok(Done::Sessions(labelled(b.sessions().await?, &b, &server)));
+                };
+                match narrow(&b, &selection, &filter).await? {
+                    None => Ok(Done::Results(Vec::new())),
+                    Some(sel) => {
+                        request = ActionRequest::new(
+                            request.verb,
+                            &sel,
+                            request.message,
+                            request.what_if,
+                        );
+                        Ok(Done::Results(b.action(&request).await?))
+                    }
                 }
             }
         }));
@@ -123,15 +156,35 @@ pub fn run(plan: Plan) -> u8 {
             }
             match out {
                 Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
-                Ok(Done::Sessions(s)) => {
-                    select(s, &job.selection, &job.server, &mut rep, &mut listed)
-                }
+                Ok(Done::Sessions(s)) => select(
+                    s,
+                    &job.selection,
+                    &plan.filter,
+                    &job.server,
+                    &mut rep,
+                    &mut listed,
+                ),
                 Ok(Done::Results(r)) => rep.all(r),
             }
         }
     }
     if plan.verb == Verb::Get && !rep.stdout_closed {
-        let text = output::sessions(plan.output.unwrap_or(OutputFormat::List), &listed);
+        let format = plan.output.unwrap_or(OutputFormat::List);
+        // Nothing printed would look like a hang or a failure on a terminal; a pipe gets
+        // nothing, as a reader of JSON lines expects.
+        if listed.is_empty()
+            && plan.spelling == Spelling::Unix
+            && format != OutputFormat::Json
+            && std::io::stdout().is_terminal()
+        {
+            let what = if plan.filter.is_empty() {
+                "No login sessions."
+            } else {
+                "No login session matches."
+            };
+            let _ = output::stdout_line(what);
+        }
+        let text = output::sessions(format, &listed);
         match output::stdout(&text) {
             Ok(()) | Err(WriteError::Closed) => {}
             Err(e) => rep.error_line(&e.to_string(), "WriteErrorException"),
@@ -144,20 +197,53 @@ pub fn run(plan: Plan) -> u8 {
     }
 }
 
-/// Get: the sessions named by `sel`, and NotFound for IDs that name none.
+/// An action's selection narrowed by the filter: the sessions it names that match, by ID
+/// (`None` when none does). Without a filter the selection is unchanged, so `-All` keeps
+/// its meaning (the sessions the caller may not act on are reported as skipped).
+async fn narrow(
+    backend: &Backend,
+    sel: &Selection,
+    filter: &Filter,
+) -> Result<Option<Selection>, BackendError> {
+    if filter.is_empty() {
+        return Ok(Some(sel.clone()));
+    }
+    let sessions = backend.sessions().await?;
+    let ids: Vec<_> = match sel {
+        Selection::All => sessions
+            .iter()
+            .filter(|s| filter.matches(s))
+            .map(|s| s.session_id)
+            .collect(),
+        // An ID that names no session stays, to be reported as not found.
+        Selection::Ids(ids) => unique_ids(ids)
+            .into_iter()
+            .filter(|id| match sessions.iter().find(|s| s.session_id == *id) {
+                None => true,
+                Some(s) => filter.matches(s),
+            })
+            .collect(),
+    };
+    Ok((!ids.is_empty()).then_some(Selection::Ids(ids)))
+}
+
+/// Get: the sessions named by `sel` that pass the filter, and NotFound for IDs that name
+/// none.
 fn select(
     sessions: Vec<Session>,
     sel: &Selection,
+    filter: &Filter,
     computer: &str,
     rep: &mut Reporter,
     listed: &mut Vec<Session>,
 ) {
     match sel {
-        Selection::All => listed.extend(sessions),
+        Selection::All => listed.extend(sessions.into_iter().filter(|s| filter.matches(s))),
         Selection::Ids(ids) => {
             for id in unique_ids(ids) {
                 match sessions.iter().find(|s| s.session_id == id) {
-                    Some(s) => listed.push(s.clone()),
+                    Some(s) if filter.matches(s) => listed.push(s.clone()),
+                    Some(_) => {}
                     None => rep.result(
                         &TargetResult {
                             computer_name: computer.to_string(),
