@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use wms_core::{Session, SessionId};
@@ -22,7 +23,10 @@ type ClientCache = HashMap<SessionId, (u64, Option<String>)>;
 
 /// The listing as JSON, and what it was built from.
 struct Listing {
-    key: (u64, i64, i128),
+    /// The table's generation and the lock records' stamp.
+    shape: (u64, i128),
+    /// When it was made (seconds since the epoch).
+    second: i64,
     body: Bytes,
 }
 
@@ -35,6 +39,8 @@ pub struct Live {
     clients: Mutex<ClientCache>,
     built: Mutex<Built>,
     listing: tokio::sync::Mutex<Option<Listing>>,
+    /// A listing is being made again in the background.
+    refreshing: AtomicBool,
 }
 
 /// What the sessions were last built from: the table's generation, the lock records and
@@ -70,14 +76,15 @@ impl Live {
             clients: Mutex::new(HashMap::new()),
             built: Mutex::default(),
             listing: tokio::sync::Mutex::new(None),
+            refreshing: AtomicBool::new(false),
         })
     }
 
-    /// The host's sessions now, from the table (blocking: it may read environments and
-    /// the user database). A session whose processes, locks and users are as they were
-    /// at the last call is not built again: only what changes by itself (the idle time)
-    /// is read, so the work grows with what changed, not with the host.
-    pub fn sessions(&self, host: &Host) -> Vec<Session> {
+    /// The host's sessions as built from the table (blocking: it may read environments
+    /// and the user database), without reading again what changes by itself. A session
+    /// whose processes, locks and users are as they were at the last call is not built
+    /// again, so the work grows with what changed, not with the host.
+    fn built(&self, host: &Host) -> Vec<Session> {
         let key = BuiltKey {
             generation: self.table.generation(),
             locks: locks_stamp(&host.config.state_dir),
@@ -125,8 +132,12 @@ impl Live {
                 sessions,
             };
         }
-        let mut all: Vec<Session> = built.sessions.iter().map(|(_, s)| s.clone()).collect();
-        drop(built);
+        built.sessions.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The host's sessions now: [`Live::built`], with what changes by itself read again.
+    pub fn sessions(&self, host: &Host) -> Vec<Session> {
+        let mut all = self.built(host);
         host.refresh(&mut all);
         all
     }
@@ -169,29 +180,60 @@ impl Live {
         built
     }
 
-    /// `GET /v1/sessions` as JSON: built again only when the table or the locks changed,
-    /// or a second passed (IdleSeconds counts seconds).
+    /// `GET /v1/sessions` as JSON, kept for the second it was made in while the table
+    /// and the locks stay as they were. When they are the same a second later, that answer
+    /// is given once more while what changes by itself (idle time, what the processes
+    /// used) is read again in the background, so a request never waits for a refresh of
+    /// every session: each answer is at most a second behind in those values, and exact
+    /// in which sessions exist and in their processes. Anything older is built first.
     pub async fn listing(self: &Arc<Self>, host: &Host) -> io::Result<Bytes> {
         self.settle().await;
-        let key = (
-            self.table.generation(),
-            wms_core::time::now_unix(),
-            locks_stamp(&host.config.state_dir),
-        );
-        let mut cached = self.listing.lock().await;
-        if let Some(l) = cached.as_ref().filter(|l| l.key == key) {
-            return Ok(l.body.clone());
+        let shape = (self.table.generation(), locks_stamp(&host.config.state_dir));
+        let second = wms_core::time::now_unix();
+        let cached = self.listing.lock().await;
+        if let Some(l) = cached.as_ref().filter(|l| l.shape == shape) {
+            if l.second == second {
+                return Ok(l.body.clone());
+            }
+            if l.second + 1 == second {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let (me, host2) = (self.clone(), host.clone());
+                    tokio::spawn(async move {
+                        let _ = me.rebuild_listing(&host2, shape, second).await;
+                        me.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                return Ok(l.body.clone());
+            }
         }
+        drop(cached);
+        self.rebuild_listing(host, shape, second).await
+    }
+
+    /// Builds the listing for `second`, and keeps it unless a newer one was kept meanwhile.
+    async fn rebuild_listing(
+        self: &Arc<Self>,
+        host: &Host,
+        shape: (u64, i128),
+        second: i64,
+    ) -> io::Result<Bytes> {
         let (me, host2) = (self.clone(), host.clone());
         let body = tokio::task::spawn_blocking(move || {
             serde_json::to_vec(&me.sessions(&host2)).map(Bytes::from)
         })
         .await
         .map_err(io::Error::other)??;
-        *cached = Some(Listing {
-            key,
-            body: body.clone(),
-        });
+        let mut cached = self.listing.lock().await;
+        if cached
+            .as_ref()
+            .is_none_or(|l| (l.shape, l.second) != (shape, second) && l.second <= second)
+        {
+            *cached = Some(Listing {
+                shape,
+                second,
+                body: body.clone(),
+            });
+        }
         Ok(body)
     }
 
@@ -201,7 +243,9 @@ impl Live {
         loop {
             let (me, host2) = (self.clone(), host.clone());
             let published = tokio::task::spawn_blocking(move || {
-                let sessions = me.sessions(&host2);
+                // What an event says of a session is how it was built: which sessions
+                // exist and their state, not what changes by itself.
+                let sessions = me.built(&host2);
                 me.hub.update(sessions)
             })
             .await;
