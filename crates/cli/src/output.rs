@@ -50,7 +50,7 @@ pub fn list(sessions: &[Session]) -> String {
     out
 }
 
-const TABLE_COLUMNS: [&str; 9] = [
+const TABLE_COLUMNS: [&str; 11] = [
     "SessionId",
     "State",
     "UserName",
@@ -60,6 +60,8 @@ const TABLE_COLUMNS: [&str; 9] = [
     "Service",
     "IdleSeconds",
     "ProcessCount",
+    "CpuSeconds",
+    "MemoryBytes",
 ];
 
 /// The table form of Format-Table: a header, a dashed rule, a row per session; a property
@@ -131,21 +133,33 @@ mod tests {
     fn s(id: u32, user: &str) -> Session {
         Session {
             session_id: SessionId(id),
-            state: SessionState::RemoteConnection,
+            state: Some(SessionState::RemoteConnection),
             user_name: user.into(),
             domain_name: "lab".into(),
             is_admin: false,
             station_id: Some(0),
             computer_name: "lab1".into(),
             client_name: Some("127.0.0.1".into()),
+            class: None,
+            session_type: None,
             tty: None,
+            seat: None,
+            vt_nr: None,
+            display: None,
+            remote: None,
+            remote_host: None,
             service: Some("sshd".into()),
             logon_time: None,
             idle_seconds: None,
+            idle_hint: None,
             process_count: 3,
             leader_pid: Some(Pid(42)),
+            cpu_seconds: None,
+            memory_bytes: None,
             is_locked: false,
             lock_message: None,
+            locked_hint: None,
+            source: None,
             server: None,
             uid: Uid(1000),
         }

@@ -6,9 +6,12 @@
 use crate::config::Config;
 use crate::discover::{self, ssh_client};
 use crate::identity::{own_role, HostNames};
+use crate::logind::LogindSession;
 use crate::process::follow::CloseCache;
 use crate::process::{par_chunks, scan_where, SessionProcess};
 use crate::procfs;
+use crate::SourceMode;
+use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};
 use wms_core::{
@@ -73,6 +76,9 @@ pub struct Host {
     /// What closes share: the last listing, and the process events that follow it (see
     /// [`CloseCache`]). Clones of a host share it.
     close_cache: std::sync::Arc<CloseCache>,
+    /// What was learned of each session while its leader was alive (see
+    /// [`discover::SessionMemory`]). Clones of a host share it.
+    memory: std::sync::Arc<std::sync::Mutex<discover::SessionMemory>>,
 }
 
 impl Host {
@@ -81,6 +87,7 @@ impl Host {
             config,
             names: HostNames::discover(),
             close_cache: Default::default(),
+            memory: Default::default(),
         }
     }
 
@@ -191,12 +198,14 @@ impl Host {
                     computer_name: self.names.fqdn.clone(),
                     session_id,
                     user_name,
+                    class: None,
                     outcome,
                 },
                 Step::Act(s) => TargetResult {
                     computer_name: s.computer_name.clone(),
                     session_id: s.session_id,
                     user_name: Some(s.user_name.clone()),
+                    class: s.class.filter(|c| !c.is_login()),
                     outcome: if what_if {
                         Outcome::WhatIf
                     } else {
@@ -211,7 +220,7 @@ impl Host {
         results
     }
 
-    /// Every login session on this host, in session ID order.
+    /// Every session on this host, of every class, in session ID order.
     pub fn sessions(&self) -> io::Result<Vec<Session>> {
         self.sessions_where(&|_| true)
     }
@@ -225,44 +234,86 @@ impl Host {
         Ok(self.sessions_from(procs, &|_, procs| ssh_client(procs)))
     }
 
+    /// logind's sessions by audit session ID, as `session_source` asks: none with `proc`,
+    /// none where logind does not answer with `auto`, and an error then with `logind`.
+    fn logind_sessions(&self) -> io::Result<HashMap<SessionId, LogindSession>> {
+        if self.config.session_source == SourceMode::Proc {
+            return Ok(HashMap::new());
+        }
+        match crate::logind::sessions() {
+            Ok(list) => Ok(list
+                .into_iter()
+                .filter_map(|l| Some((SessionId(l.audit?), l)))
+                .collect()),
+            Err(e) if self.config.session_source == SourceMode::Logind => Err(io::Error::other(
+                format!("session_source is logind, but {e}"),
+            )),
+            Err(e) => {
+                tracing::debug!(error = %e, "listing from /proc alone");
+                Ok(HashMap::new())
+            }
+        }
+    }
+
     /// The sessions of the processes `procs` (from [`crate::process::scan`]), in session
     /// ID order, with the client address of each from `client_of` (given the session's
     /// processes, oldest first; [`discover::ssh_client`] reads it from their environments,
-    /// a caller that keeps sessions can answer from what it read before). The sessions
-    /// listed here are the ones later closes follow (see `process::follow`).
+    /// a caller that keeps sessions can answer from what it read before), and what logind
+    /// knows of them where it runs (see `session_source`). The sessions listed here are
+    /// the ones later closes follow (see `process::follow`).
     pub fn sessions_from(
         &self,
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
         let sessions = discover::by_session(procs);
-        let mut builder = discover::Builder::new(&self.config, &self.names);
-        let locks = crate::lock::load_all(&self.config.state_dir);
-        // The client address is the one part that reads more than stat: environments, in
-        // parallel like the scan.
-        let clients = par_chunks(&sessions, 16, |chunk| {
-            chunk
-                .iter()
-                .map(|(id, procs)| client_of(*id, procs))
-                .collect()
+        // Asked at once, while /proc is read.
+        let logind = std::thread::scope(|s| {
+            let logind = s.spawn(|| self.logind_sessions());
+            let locks = crate::lock::load_all(&self.config.state_dir);
+            // The client address is the one part that reads more than stat:
+            // environments, in parallel like the scan.
+            let clients = par_chunks(&sessions, 16, |chunk| {
+                chunk
+                    .iter()
+                    .map(|(id, procs)| client_of(*id, procs))
+                    .collect()
+            });
+            let logind = logind
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (logind, locks, clients)
+        });
+        let (logind, locks, clients) = logind;
+        let logind = logind.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "logind's sessions could not be read");
+            HashMap::new()
         });
         self.close_cache.listed(
             sessions
                 .iter()
                 .map(|(id, procs)| (*id, procs.iter().map(|p| p.stat.pid).collect())),
         );
-        sessions
-            .into_iter()
+        let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        let mut builder = discover::Builder::new(&self.config, &self.names, &mut memory);
+        let built: Vec<Session> = sessions
+            .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
-                let mut s = builder.build(id, &procs, client);
+                let mut s = builder.build(*id, procs, client);
+                if let Some(l) = logind.get(id) {
+                    discover::lay_logind_over(&mut s, l, procs);
+                }
                 if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
                     s.is_locked = true;
                     s.lock_message = Some(l.message.clone());
                 }
                 s
             })
-            .collect()
+            .collect();
+        drop(builder);
+        memory.prune(&built.iter().map(|s| s.session_id).collect());
+        built
     }
 
     /// Closes (logs off) `session`: see [`crate::close`].
@@ -290,7 +341,7 @@ impl Host {
     /// Disconnects `session`: see [`crate::disconnect`].
     pub fn disconnect(&self, session: &Session) -> Outcome {
         use crate::disconnect::{disconnect, Disconnected};
-        let remote = session.state != SessionState::ConnectedToStation;
+        let remote = session.state != Some(SessionState::ConnectedToStation);
         match disconnect(session.session_id, remote, session.service.as_deref()) {
             Ok(Disconnected::Now) => Outcome::Done,
             Ok(Disconnected::Already) => {

@@ -163,6 +163,7 @@ fn select(
                             computer_name: computer.to_string(),
                             session_id: id,
                             user_name: None,
+                            class: None,
                             outcome: Outcome::NotFound,
                         },
                         false,
