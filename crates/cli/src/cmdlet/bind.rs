@@ -19,6 +19,9 @@ pub(super) struct State {
     pub(super) error_action: ActionPreference,
     pub(super) warning_action: ActionPreference,
     pub(super) output: Option<OutputFormat>,
+    pub(super) classes: Option<Vec<wms_core::SessionClass>>,
+    pub(super) sort: Option<&'static str>,
+    pub(super) descending: bool,
 }
 
 impl State {
@@ -37,6 +40,9 @@ impl State {
             error_action: ActionPreference::default(),
             warning_action: ActionPreference::default(),
             output: None,
+            classes: None,
+            sort: None,
+            descending: false,
         }
     }
 
@@ -48,6 +54,7 @@ impl State {
             Param::Confirm => self.confirm = Some(on),
             Param::Verbose => self.verbose = on,
             Param::Debug => self.debug = on,
+            Param::SortDescending => self.descending = on,
             _ => unreachable!("{param:?} is not a switch"),
         }
     }
@@ -65,6 +72,18 @@ impl State {
             Param::Server => self.server = Some(text.to_string()),
             Param::Message => self.message = Some(text.to_string()),
             Param::OutputFormat => self.output = Some(parse_output_format(verb, text)?),
+            Param::Class => {
+                let classes = crate::view::parse_classes(&[text.to_string()]).map_err(|e| {
+                    BindError::binding(verb, format!("Cannot bind parameter 'Class': {e}."))
+                })?;
+                self.classes = Some(classes);
+            }
+            Param::Sort => {
+                let key = crate::view::parse_sort(text).map_err(|e| {
+                    BindError::binding(verb, format!("Cannot bind parameter 'Sort': {e}."))
+                })?;
+                self.sort = Some(key);
+            }
             Param::ErrorAction => self.error_action = parse_preference(verb, name, text)?,
             Param::WarningAction => self.warning_action = parse_preference(verb, name, text)?,
             _ => unreachable!("{param:?} takes no value"),
@@ -90,6 +109,9 @@ impl State {
             error_action: self.error_action,
             warning_action: self.warning_action,
             output: self.output,
+            classes: self.classes,
+            sort: self.sort,
+            descending: self.descending,
         }
     }
 }
@@ -266,6 +288,9 @@ mod tests {
                 error_action: ActionPreference::Continue,
                 warning_action: ActionPreference::Continue,
                 output: None,
+                classes: None,
+                sort: None,
+                descending: false,
             }
         );
     }
@@ -318,8 +343,40 @@ mod tests {
                 error_action: ActionPreference::Stop,
                 warning_action: ActionPreference::SilentlyContinue,
                 output: Some(OutputFormat::Json),
+                classes: None,
+                sort: None,
+                descending: false,
             }
         );
+    }
+
+    #[test]
+    fn get_takes_a_class_filter_and_a_sort() {
+        let inv = ok(
+            Verb::Get,
+            &[
+                "-Class",
+                "manager,Background",
+                "-Sort",
+                "cpuseconds",
+                "-SortDescending",
+            ],
+        );
+        assert_eq!(
+            inv.classes,
+            Some(vec![
+                wms_core::SessionClass::Background,
+                wms_core::SessionClass::Manager
+            ])
+        );
+        assert_eq!(inv.sort, Some("CpuSeconds"));
+        assert!(inv.descending);
+        let e = binding_err(Verb::Get, &["-Class", "robots"]);
+        assert!(e.contains("'robots' is not a session class"), "{e}");
+        let e = binding_err(Verb::Get, &["-Sort", "Shoe"]);
+        assert!(e.contains("cannot sort by 'Shoe'"), "{e}");
+        // Only Get-WmsSession has them.
+        assert!(binding_err(Verb::Close, &["3", "-Class", "user"]).contains("Class"));
     }
 
     #[test]

@@ -86,6 +86,12 @@ pub struct Invocation {
     pub error_action: ActionPreference,
     pub warning_action: ActionPreference,
     pub output: Option<OutputFormat>,
+    /// Get-WmsSession's `-Class`: the classes to list (`None`: logins only).
+    pub classes: Option<Vec<wms_core::SessionClass>>,
+    /// Get-WmsSession's `-Sort`: the property to sort by.
+    pub sort: Option<&'static str>,
+    /// Get-WmsSession's `-SortDescending`.
+    pub descending: bool,
 }
 
 /// A usage error: the command line does not bind. Nothing may be done when this happens.

@@ -14,6 +14,9 @@ pub(super) enum Param {
     WhatIf,
     Confirm,
     OutputFormat,
+    Class,
+    Sort,
+    SortDescending,
     Verbose,
     Debug,
     ErrorAction,
@@ -47,10 +50,15 @@ impl Param {
     pub(super) fn value_type(self) -> Option<ValueType> {
         match self {
             Param::SessionId => Some(ValueType::UInt32Array),
-            Param::Server | Param::Message => Some(ValueType::Text),
+            Param::Server | Param::Message | Param::Class | Param::Sort => Some(ValueType::Text),
             Param::OutputFormat => Some(ValueType::OutputFormat),
             Param::ErrorAction | Param::WarningAction => Some(ValueType::Preference),
-            Param::All | Param::WhatIf | Param::Confirm | Param::Verbose | Param::Debug => None,
+            Param::All
+            | Param::WhatIf
+            | Param::Confirm
+            | Param::Verbose
+            | Param::Debug
+            | Param::SortDescending => None,
         }
     }
 }
@@ -72,6 +80,7 @@ pub(super) enum Scope {
     /// The state-changing cmdlets (ShouldProcess: -WhatIf, -Confirm).
     Actions,
     LockOnly,
+    GetOnly,
 }
 
 impl Scope {
@@ -80,6 +89,7 @@ impl Scope {
             Scope::Every => true,
             Scope::Actions => verb.changes_state(),
             Scope::LockOnly => verb == Verb::Lock,
+            Scope::GetOnly => verb == Verb::Get,
         }
     }
 }
@@ -139,6 +149,14 @@ pub(super) static PARAMS: &[ParamSpec] = &[
         &[],
         Role::Bind(Param::OutputFormat),
         Scope::Every,
+    ),
+    spec("Class", &[], Role::Bind(Param::Class), Scope::GetOnly),
+    spec("Sort", &[], Role::Bind(Param::Sort), Scope::GetOnly),
+    spec(
+        "SortDescending",
+        &[],
+        Role::Bind(Param::SortDescending),
+        Scope::GetOnly,
     ),
     spec("Verbose", &["vb"], Role::Bind(Param::Verbose), Scope::Every),
     spec("Debug", &["db"], Role::Bind(Param::Debug), Scope::Every),
@@ -302,8 +320,11 @@ mod tests {
     fn prefix_of_a_name_and_its_own_alias_is_not_ambiguous() {
         // "v" is a prefix of both Verbose and its alias vb.
         assert!(ok(Verb::Get, &["-v"]).verbose);
-        // On Get, "C" matches only ComputerName (Get has no -Confirm).
-        assert_eq!(ok(Verb::Get, &["-C", "h"]).server.as_deref(), Some("h"));
+        // On Get, "Co" matches only ComputerName (Get has no -Confirm); "C" is also a
+        // prefix of Get's -Class.
+        assert_eq!(ok(Verb::Get, &["-Co", "h"]).server.as_deref(), Some("h"));
+        assert!(binding_err(Verb::Get, &["-C", "h"])
+            .contains("Possible matches include: -ComputerName -Class."));
     }
 
     #[test]

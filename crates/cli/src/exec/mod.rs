@@ -91,6 +91,7 @@ pub fn run(plan: Plan) -> u8 {
                 Ok(b) if plan.verb == Verb::Get => match rt.block_on(b.sessions()) {
                     Ok(sessions) => select(
                         labelled(sessions, b, &job.server),
+                        &plan.view,
                         &job.selection,
                         &job.server,
                         &mut rep,
@@ -123,14 +124,20 @@ pub fn run(plan: Plan) -> u8 {
             }
             match out {
                 Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
-                Ok(Done::Sessions(s)) => {
-                    select(s, &job.selection, &job.server, &mut rep, &mut listed)
-                }
+                Ok(Done::Sessions(s)) => select(
+                    s,
+                    &plan.view,
+                    &job.selection,
+                    &job.server,
+                    &mut rep,
+                    &mut listed,
+                ),
                 Ok(Done::Results(r)) => rep.all(r),
             }
         }
     }
     if plan.verb == Verb::Get && !rep.stdout_closed {
+        plan.view.sort(&mut listed);
         let text = output::sessions(plan.output.unwrap_or(OutputFormat::List), &listed);
         match output::stdout(&text) {
             Ok(()) | Err(WriteError::Closed) => {}
@@ -147,13 +154,16 @@ pub fn run(plan: Plan) -> u8 {
 /// Get: the sessions named by `sel`, and NotFound for IDs that name none.
 fn select(
     sessions: Vec<Session>,
+    view: &crate::view::View,
     sel: &Selection,
     computer: &str,
     rep: &mut Reporter,
     listed: &mut Vec<Session>,
 ) {
     match sel {
-        Selection::All => listed.extend(sessions),
+        // Listing every session shows the classes asked for; one named by ID is shown
+        // whatever its class.
+        Selection::All => listed.extend(sessions.into_iter().filter(|s| view.shows(s))),
         Selection::Ids(ids) => {
             for id in unique_ids(ids) {
                 match sessions.iter().find(|s| s.session_id == id) {
