@@ -272,8 +272,9 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, procs: &[Sessi
     s.remote_host = text(&l.remote_host);
     s.service = text(&l.service).or(s.service.take());
     if l.timestamp_us != 0 {
+        // Cut to the second, as loginctl and `last` show it.
         s.logon_time = Some(wms_core::time::rfc3339_utc(
-            ((l.timestamp_us + 500_000) / 1_000_000) as i64,
+            (l.timestamp_us / 1_000_000) as i64,
         ));
     }
     s.leader_pid = procs

@@ -16,6 +16,9 @@ pub struct Sshd {
     pub(crate) client_key: PathBuf,
     /// Session ids opened through this server, for cleanup.
     pub(crate) sessions: Arc<Mutex<Vec<u32>>>,
+    /// The sshd inside the logind sandbox (`nsenter`'s child, as seen here), when it runs
+    /// there.
+    pub(crate) inner: Option<u32>,
 }
 
 impl fmt::Debug for Sshd {
@@ -67,13 +70,27 @@ impl Sshd {
     /// Starts `/usr/sbin/sshd -D` on a free port of 127.0.0.1 and waits until it listens.
     /// Retries with another port if sshd cannot bind (another process took the port).
     pub fn start() -> Sshd {
+        Self::start_with(None, "")
+    }
+
+    /// [`Sshd::start`] inside the logind sandbox, so that its sessions are registered with
+    /// its logind; `extra` is more of sshd_config.
+    pub fn start_in_sandbox(sandbox: &LogindSandbox, extra: &str) -> Sshd {
+        Self::start_with(Some(sandbox), extra)
+    }
+
+    fn start_with(sandbox: Option<&LogindSandbox>, extra: &str) -> Sshd {
         // sshd's privilege separation directory (normally made by its init script).
         match fs::create_dir("/run/sshd") {
             Ok(()) => chmod(Path::new("/run/sshd"), 0o755),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => panic!("mkdir /run/sshd: {e}"),
         }
-        let dir = fresh_dir("sshd");
+        let dir = if sandbox.is_some() {
+            fresh_shared_dir("sshd")
+        } else {
+            fresh_dir("sshd")
+        };
         let host_key = dir.join("host_key");
         let client_key = dir.join("client_key");
         let authorized_keys = dir.join("authorized_keys");
@@ -109,7 +126,8 @@ impl Sshd {
                  PrintMotd no\n\
                  PrintLastLog no\n\
                  UseDNS no\n\
-                 X11Forwarding no\n",
+                 X11Forwarding no\n\
+                 {extra}\n",
                 host_key = host_key.display(),
                 pid_file = dir.join("sshd.pid").display(),
                 authorized_keys = authorized_keys.display(),
@@ -126,7 +144,10 @@ impl Sshd {
                 .open(&log_path)
                 .expect("open sshd log");
             drop(log);
-            let mut cmd = Command::new("/usr/sbin/sshd");
+            let mut cmd = match sandbox {
+                Some(s) => s.command("/usr/sbin/sshd"),
+                None => Command::new("/usr/sbin/sshd"),
+            };
             cmd.arg("-D")
                 .arg("-f")
                 .arg(&config)
@@ -146,6 +167,7 @@ impl Sshd {
                     break;
                 }
                 if text.contains(&listening) {
+                    let inner = sandbox.and_then(|_| children(child.id()).first().copied());
                     return Sshd {
                         child,
                         port,
@@ -153,6 +175,7 @@ impl Sshd {
                         log_path,
                         client_key,
                         sessions: Arc::default(),
+                        inner,
                     };
                 }
                 if Instant::now() >= deadline {
@@ -417,6 +440,9 @@ impl Drop for Sshd {
             if id != NO_SESSION && Some(id) != own {
                 kill_session(id);
             }
+        }
+        if let Some(inner) = self.inner {
+            signal(inner, Signal::TERM);
         }
         signal(self.child.id(), Signal::TERM);
         if wait_child(&mut self.child, Duration::from_secs(5)).is_none() {
