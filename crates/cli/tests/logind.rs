@@ -177,3 +177,130 @@ fn every_shared_field_agrees_with_loginctl_through_dbus_and_through_proc() {
     let _ = su.kill();
     let _ = su.wait();
 }
+
+/// Waits until `pred` holds (20 s), else panics with `what`.
+fn wait_for(what: &str, pred: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn service_managers_and_background_sessions_are_listed_only_when_asked_and_survive_close_all() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let allp = user(Role::AllPlain);
+    let login = sshd.open_session(&allp, "sleep 600", true);
+    // A background session: su without a terminal (pam_systemd makes it class
+    // background), opened as a login service would (a new audit session first).
+    let bg_cmd = format!(
+        "echo {uid} > /proc/self/loginuid && exec setsid su - {name} -c 'exec sleep 600' </dev/null >/dev/null 2>&1",
+        uid = allp.uid,
+        name = allp.name
+    );
+    let mut bg = sb.command("sh").args(["-c", &bg_cmd]).spawn().unwrap();
+    let all = || listed("auto", &["--class", "all"]);
+    let of_class = |class: &str| -> Vec<u32> {
+        all()
+            .iter()
+            .filter(|s| s["UserName"] == allp.name.as_str() && s["Class"] == class)
+            .map(|s| s["SessionId"].as_u64().unwrap() as u32)
+            .collect()
+    };
+    wait_for(
+        "the user's service manager and a background session",
+        || !of_class("manager").is_empty() && !of_class("background").is_empty(),
+    );
+    let managers = of_class("manager");
+    let background = of_class("background");
+    // Not listed by default; listed with their class when asked for, in both spellings.
+    let default: Vec<u64> = listed("auto", &[])
+        .iter()
+        .map(|s| s["SessionId"].as_u64().unwrap())
+        .collect();
+    assert!(
+        default.contains(&(login.session_id() as u64)),
+        "{default:?}"
+    );
+    for id in managers.iter().chain(&background) {
+        assert!(!default.contains(&(*id as u64)), "{id} listed by default");
+    }
+    let out = wms_in_sandbox(
+        "auto",
+        &[
+            "Get-WmsSession",
+            "-Class",
+            "manager",
+            "-OutputFormat",
+            "Json",
+        ],
+    );
+    let cmdlet: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(cmdlet.iter().all(|s| s["Class"] == "manager"), "{cmdlet:?}");
+    assert!(
+        cmdlet.iter().any(|s| s["SessionId"] == managers[0]),
+        "{cmdlet:?}"
+    );
+    // close --all as their user, from another session of theirs: the manager and the
+    // background session survive; the other login does not.
+    let other = sshd.open_session(&allp, "sleep 600", false);
+    let wms = wms_inside();
+    let out = sshd.run(&allp, &format!("{wms} session close --all"), b"");
+    assert!(out.status.success(), "{}", out.stderr);
+    wms_testkit::wait_session_gone(other.session_id(), Duration::from_secs(20));
+    for id in managers.iter().chain(&background) {
+        assert!(
+            !wms_testkit::session_pids(*id).is_empty(),
+            "session {id} was closed by --all"
+        );
+    }
+    // By ID it is acted on, and named for what it is.
+    let out = wms_in_sandbox(
+        "auto",
+        &["session", "close", &background[0].to_string(), "--what-if"],
+    );
+    assert!(
+        stdout(&out).contains(&format!(
+            "Session {} ({}, background session)",
+            background[0], allp.name
+        )),
+        "{}",
+        stdout(&out)
+    );
+    wms_testkit::kill_session(background[0]);
+    let _ = bg.kill();
+    let _ = bg.wait();
+}
+
+#[test]
+fn close_ends_processes_moved_to_another_scope_and_logind_drops_the_session() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let s = sshd.open_session(
+        &wms_testkit::TestUser::root(),
+        "systemd-run --quiet --scope --unit=wms-test-$$ sleep 600 & exec sleep 600",
+        false,
+    );
+    let id = s.session_id();
+    wait_for("the scope's process", || {
+        sb.run(&["systemctl", "list-units", "--no-legend", "wms-test-*"])
+            .stdout
+            .len()
+            > 0
+    });
+    assert!(sb.listed_sessions().contains(&id.to_string()));
+    let out = wms_in_sandbox("auto", &["session", "close", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        wms_testkit::session_pids(id).is_empty(),
+        "processes of the session are left (the scope's sleep?)"
+    );
+    wait_for("logind dropping the closed session", || {
+        !sb.listed_sessions().contains(&id.to_string())
+    });
+}
