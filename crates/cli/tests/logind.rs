@@ -304,3 +304,80 @@ fn close_ends_processes_moved_to_another_scope_and_logind_drops_the_session() {
         !sb.listed_sessions().contains(&id.to_string())
     });
 }
+
+#[test]
+fn logon_time_and_leader_never_move_to_a_survivor_after_a_disconnect() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let s = sshd.open_session(
+        &user(Role::Plain),
+        "tmux new-session -d 'sleep 600'; exec sleep 600",
+        true,
+    );
+    let id = s.session_id();
+    let l = sb.show_session(id).expect("logind knows it");
+    let before = one("proc", id);
+    assert_agrees(&before, &l, false);
+    assert!(before["LeaderPid"].is_u64(), "{before}");
+    let before_dbus = one("logind", id);
+    let out = wms_in_sandbox("proc", &["session", "disconnect", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Through logind, LogonTime is what it was; the leader (sshd) is gone, so LeaderPid
+    // is left out, never replaced by a survivor.
+    let through_dbus = one("logind", id);
+    assert_eq!(through_dbus["State"], "Disconnected", "{through_dbus}");
+    assert_eq!(
+        through_dbus["LogonTime"], before_dbus["LogonTime"],
+        "{through_dbus}\nbefore: {before_dbus}"
+    );
+    assert!(through_dbus.get("LeaderPid").is_none(), "{through_dbus}");
+    // From /proc alone, a new wms process cannot know it any more: left out, never the
+    // start of the tmux server that survived.
+    let through_proc = one("proc", id);
+    assert!(through_proc.get("LeaderPid").is_none(), "{through_proc}");
+    assert!(
+        through_proc.get("LogonTime").is_none() || through_proc["LogonTime"] == before["LogonTime"],
+        "{through_proc}"
+    );
+    wms_testkit::kill_session(id);
+}
+
+#[test]
+fn cpu_seconds_grow_with_a_busy_loop_and_memory_counts_what_is_held() {
+    let sshd = Sshd::start();
+    let busy = sshd.open_session(&user(Role::Plain), "while :; do :; done", false);
+    let held = sshd.open_session(
+        &user(Role::Plain),
+        "python3 -c 'import time; b = bytearray(200 << 20); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(600)'",
+        false,
+    );
+    let cpu = |id: u32| session(id).and_then(|s| s["CpuSeconds"].as_f64()).unwrap();
+    let first = cpu(busy.session_id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = cpu(busy.session_id());
+    assert!(second > first + 0.3, "CpuSeconds {first} then {second}");
+    wait_for("200 MB resident", || {
+        session(held.session_id())
+            .and_then(|s| s["MemoryBytes"].as_u64())
+            .is_some_and(|m| m >= 200 << 20)
+    });
+    // Both figures in every format, and sortable.
+    let table = stdout(&wms(&["session", "list", "-o", "table"]));
+    assert!(
+        table.lines().next().unwrap().contains("CpuSeconds"),
+        "{table}"
+    );
+    let out = wms(&[
+        "session",
+        "list",
+        "-o",
+        "json",
+        "--sort",
+        "CpuSeconds",
+        "--descending",
+    ]);
+    let first: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(first["SessionId"], busy.session_id(), "{first}");
+    wms_testkit::kill_session(busy.session_id());
+    wms_testkit::kill_session(held.session_id());
+}

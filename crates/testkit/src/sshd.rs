@@ -196,6 +196,11 @@ impl Sshd {
         panic!("sshd failed to start: {last_log}");
     }
 
+    /// Its directory (host key, client key, `authorized_keys`, config and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The port sshd listens on (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
