@@ -288,10 +288,9 @@ fn close_ends_processes_moved_to_another_scope_and_logind_drops_the_session() {
     );
     let id = s.session_id();
     wait_for("the scope's process", || {
-        sb.run(&["systemctl", "list-units", "--no-legend", "wms-test-*"])
+        !sb.run(&["systemctl", "list-units", "--no-legend", "wms-test-*"])
             .stdout
-            .len()
-            > 0
+            .is_empty()
     });
     assert!(sb.listed_sessions().contains(&id.to_string()));
     let out = wms_in_sandbox("auto", &["session", "close", &id.to_string()]);
