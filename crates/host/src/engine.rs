@@ -10,7 +10,7 @@ use crate::logind::LogindSession;
 use crate::process::follow::CloseCache;
 use crate::process::{par_chunks, scan_where, SessionProcess};
 use crate::procfs;
-use crate::SourceMode;
+use crate::config::SourceMode;
 use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};
@@ -231,7 +231,11 @@ impl Host {
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
         let procs = scan_where(keep)?;
-        Ok(self.sessions_from(procs, &|_, procs| ssh_client(procs)))
+        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs));
+        match logind_error {
+            Some(e) => Err(e),
+            None => Ok(sessions),
+        }
     }
 
     /// logind's sessions by audit session ID, as `session_source` asks: none with `proc`,
@@ -266,6 +270,20 @@ impl Host {
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
+        let (sessions, logind_error) = self.build(procs, client_of);
+        if let Some(e) = logind_error {
+            tracing::warn!(error = %e, "logind's sessions could not be read");
+        }
+        sessions
+    }
+
+    /// [`Host::sessions_from`], and the error when `session_source = "logind"` and logind
+    /// did not answer (the sessions are then from /proc alone).
+    fn build(
+        &self,
+        procs: Vec<SessionProcess>,
+        client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
+    ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
         let logind = std::thread::scope(|s| {
@@ -285,10 +303,10 @@ impl Host {
             (logind, locks, clients)
         });
         let (logind, locks, clients) = logind;
-        let logind = logind.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "logind's sessions could not be read");
-            HashMap::new()
-        });
+        let (logind, logind_error) = match logind {
+            Ok(l) => (l, None),
+            Err(e) => (HashMap::new(), Some(e)),
+        };
         self.close_cache.listed(
             sessions
                 .iter()
@@ -313,7 +331,7 @@ impl Host {
             .collect();
         drop(builder);
         memory.prune(&built.iter().map(|s| s.session_id).collect());
-        built
+        (built, logind_error)
     }
 
     /// Closes (logs off) `session`: see [`crate::close`].
