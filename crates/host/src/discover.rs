@@ -157,7 +157,13 @@ impl<'a> Builder<'a> {
             is_admin: user.is_admin,
             station_id: if remote { Some(0) } else { vt },
             computer_name: self.names.fqdn.clone(),
-            client_name: if remote { client.clone() } else { tty.clone() },
+            // A local session's client is its terminal; one whose state is not known has
+            // none that can be told.
+            client_name: match state {
+                Some(SessionState::ConnectedToStation) => tty.clone(),
+                Some(_) => client.clone(),
+                None => None,
+            },
             class,
             session_type,
             idle_seconds: tty.as_deref().and_then(|t| idle_seconds(t, self.now)),
@@ -284,11 +290,16 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, procs: &[Sessi
     s.idle_hint = Some(l.idle_hint);
     s.locked_hint = Some(l.locked_hint);
     if s.state.is_none() {
-        s.state = Some(if l.remote || l.service == "sshd" {
-            SessionState::Disconnected
+        // No connection process is left (else /proc would have told): logind says
+        // whether the login was remote.
+        if l.remote || l.service == "sshd" {
+            s.state = Some(SessionState::Disconnected);
+            s.station_id = Some(0);
+            s.client_name = s.remote_host.clone();
         } else {
-            SessionState::ConnectedToStation
-        });
+            s.state = Some(SessionState::ConnectedToStation);
+            s.client_name = s.tty.clone();
+        }
     }
     s.source = Some(SessionSource::Logind);
 }
@@ -525,6 +536,7 @@ mod tests {
         assert_eq!(s.state, None);
         assert_eq!(s.service, None);
         assert_eq!(s.class, None);
+        assert_eq!(s.client_name, None);
         // Its own user can read the environments: no ssh client there, so it is local.
         b.reader = Some(1000);
         let s = b.build(SessionId(8), &[p], None);

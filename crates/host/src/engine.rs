@@ -4,13 +4,13 @@
 //! [`crate::disconnect`], [`crate::lock`]), turning what each did into an [`Outcome`].
 
 use crate::config::Config;
+use crate::config::SourceMode;
 use crate::discover::{self, ssh_client};
 use crate::identity::{own_role, HostNames};
 use crate::logind::LogindSession;
 use crate::process::follow::CloseCache;
 use crate::process::{par_chunks, scan_where, SessionProcess};
 use crate::procfs;
-use crate::config::SourceMode;
 use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};

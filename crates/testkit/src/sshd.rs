@@ -74,7 +74,7 @@ impl Sshd {
     }
 
     /// [`Sshd::start`] inside the logind sandbox, so that its sessions are registered with
-    /// its logind; `extra` is more of sshd_config.
+    /// its logind; `extra` is more of sshd_config, over the kit's own settings.
     pub fn start_in_sandbox(sandbox: &LogindSandbox, extra: &str) -> Sshd {
         Self::start_with(Some(sandbox), extra)
     }
@@ -105,8 +105,10 @@ impl Sshd {
         let mut last_log = String::new();
         for _attempt in 0..20 {
             let port = pick_port();
+            // `extra` first: sshd takes the first value it reads of a setting.
             let text = format!(
-                "Port {port}\n\
+                "{extra}\n\
+                 Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {host_key}\n\
                  UsePAM yes\n\
@@ -126,8 +128,7 @@ impl Sshd {
                  PrintMotd no\n\
                  PrintLastLog no\n\
                  UseDNS no\n\
-                 X11Forwarding no\n\
-                 {extra}\n",
+                 X11Forwarding no\n",
                 host_key = host_key.display(),
                 pid_file = dir.join("sshd.pid").display(),
                 authorized_keys = authorized_keys.display(),
