@@ -85,27 +85,63 @@ fn query() -> Result<Vec<LogindSession>, LogindError> {
         .body()
         .deserialize()
         .map_err(|e| LogindError::Reply(format!("ListSessions: {e}")))?;
+    // One GetAll per session: sent from a few threads at once over the one connection,
+    // so that their round trips overlap (logind answers them in turn).
+    let threads = list.len().div_ceil(32).clamp(1, 8);
+    let chunk = list.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<LogindSession>, LogindError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = list
+            .chunks(chunk)
+            .map(|part| {
+                let conn = &conn;
+                s.spawn(move || {
+                    let mut out = Vec::with_capacity(part.len());
+                    for (id, _, _, _, path) in part {
+                        if let Some(session) = properties(conn, id, path)? {
+                            out.push(session);
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut out = Vec::with_capacity(list.len());
-    for (id, _, _, _, path) in list {
-        let reply = match conn.call_method(
-            Some(DEST),
-            path.as_str(),
-            Some(PROPERTIES),
-            "GetAll",
-            &(SESSION,),
-        ) {
-            Ok(r) => r,
-            // A session that ended between the two calls is simply not listed.
-            Err(zbus::Error::MethodError(name, _, _)) if name.contains("UnknownObject") => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let props: HashMap<String, OwnedValue> = reply
-            .body()
-            .deserialize()
-            .map_err(|e| LogindError::Reply(format!("session {id}: {e}")))?;
-        out.push(from_properties(&id, &props));
+    for part in parts {
+        out.extend(part?);
     }
     Ok(out)
+}
+
+/// The properties of session `id` at `path`; `None` when it ended meanwhile.
+fn properties(
+    conn: &zbus::blocking::Connection,
+    id: &str,
+    path: &OwnedObjectPath,
+) -> Result<Option<LogindSession>, LogindError> {
+    let reply = match conn.call_method(
+        Some(DEST),
+        path.as_str(),
+        Some(PROPERTIES),
+        "GetAll",
+        &(SESSION,),
+    ) {
+        Ok(r) => r,
+        // A session that ended between the two calls is simply not listed.
+        Err(zbus::Error::MethodError(name, _, _)) if name.contains("UnknownObject") => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let props: HashMap<String, OwnedValue> = reply
+        .body()
+        .deserialize()
+        .map_err(|e| LogindError::Reply(format!("session {id}: {e}")))?;
+    Ok(Some(from_properties(id, &props)))
 }
 
 /// A session from its D-Bus properties; what is missing or of another type is left empty.
