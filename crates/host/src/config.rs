@@ -328,6 +328,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn session_source_is_auto_proc_or_logind() {
+        assert_eq!(Config::default().session_source, SourceMode::Auto);
+        let c = Config::parse("session_source = \"proc\"\n").unwrap();
+        assert_eq!(c.session_source, SourceMode::Proc);
+        let e = Config::parse("\nsession_source = \"dbus\"\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        assert_eq!(SourceMode::parse("logind"), Some(SourceMode::Logind));
+        assert_eq!(SourceMode::parse("LOGIND"), None);
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
