@@ -359,6 +359,24 @@ fn cpu_seconds_grow_with_a_busy_loop_and_memory_counts_what_is_held() {
     std::thread::sleep(Duration::from_millis(1500));
     let second = cpu(busy.session_id());
     assert!(second > first + 0.3, "CpuSeconds {first} then {second}");
+    // Through an agent too, whose table follows process events (a busy loop sends none).
+    let agent = Agent::unix();
+    let through_agent = |id: u32| -> f64 {
+        let (_, body) =
+            agent.http("GET /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let all: Vec<Value> = serde_json::from_str(&body).unwrap();
+        all.iter()
+            .find(|s| s["SessionId"] == id)
+            .and_then(|s| s["CpuSeconds"].as_f64())
+            .unwrap_or_else(|| panic!("{id} not listed by the agent: {body}"))
+    };
+    let first = through_agent(busy.session_id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = through_agent(busy.session_id());
+    assert!(
+        second > first + 0.3,
+        "CpuSeconds through the agent {first} then {second}"
+    );
     wait_for("200 MB resident", || {
         session(held.session_id())
             .and_then(|s| s["MemoryBytes"].as_u64())

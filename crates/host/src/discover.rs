@@ -212,6 +212,12 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Sets what `s`'s processes have used (see [`usage_now`]).
+    pub(crate) fn set_usage(&self, s: &mut Session, (cpu_ticks, rss_pages): (u64, u64)) {
+        s.cpu_seconds = Some(cpu_ticks as f64 / self.tick as f64);
+        s.memory_bytes = Some(rss_pages.saturating_mul(self.page));
+    }
+
     /// What is known of how session `id` was opened: remembered from an earlier listing,
     /// or read now from its leader if that is alive. `None` when neither.
     fn opening(&mut self, id: SessionId, procs: &[SessionProcess]) -> Option<Remembered> {
@@ -260,6 +266,15 @@ impl<'a> Builder<'a> {
             }
         }
     }
+}
+
+/// What the processes `procs` have used now: CPU time in clock ticks and resident pages,
+/// read again from each (a process whose PID now names another is not counted).
+pub(crate) fn usage_now(procs: &[SessionProcess]) -> (u64, u64) {
+    procs
+        .iter()
+        .filter_map(|p| procfs::stat(p.stat.pid).filter(|st| st.start_time == p.stat.start_time))
+        .fold((0, 0), |(c, r), st| (c + st.cpu_ticks, r + st.rss_pages))
 }
 
 /// Lays logind's record `l` of session `s` over what `/proc` showed (`procs`, oldest

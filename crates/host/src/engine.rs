@@ -231,7 +231,8 @@ impl Host {
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
         let procs = scan_where(keep)?;
-        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs));
+        // Just read: what each process has used is current.
+        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs), true);
         match logind_error {
             Some(e) => Err(e),
             None => Ok(sessions),
@@ -270,7 +271,7 @@ impl Host {
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
-        let (sessions, logind_error) = self.build(procs, client_of);
+        let (sessions, logind_error) = self.build(procs, client_of, false);
         if let Some(e) = logind_error {
             tracing::warn!(error = %e, "logind's sessions could not be read");
         }
@@ -278,11 +279,14 @@ impl Host {
     }
 
     /// [`Host::sessions_from`], and the error when `session_source = "logind"` and logind
-    /// did not answer (the sessions are then from /proc alone).
+    /// did not answer (the sessions are then from /proc alone). Unless `fresh` (the
+    /// processes were read just now), what each process has used (CPU time, resident
+    /// memory) is read again: a table kept by process events does not see it change.
     fn build(
         &self,
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
+        fresh: bool,
     ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
@@ -294,7 +298,14 @@ impl Host {
             let clients = par_chunks(&sessions, 16, |chunk| {
                 chunk
                     .iter()
-                    .map(|(id, procs)| client_of(*id, procs))
+                    .map(|(id, procs)| {
+                        let usage = if fresh {
+                            None
+                        } else {
+                            Some(discover::usage_now(procs))
+                        };
+                        (client_of(*id, procs), usage)
+                    })
                     .collect()
             });
             let logind = logind
@@ -318,7 +329,11 @@ impl Host {
             .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
+                let (client, usage) = client;
                 let mut s = builder.build(*id, procs, client);
+                if let Some(usage) = usage {
+                    builder.set_usage(&mut s, usage);
+                }
                 if let Some(l) = logind.get(id) {
                     discover::lay_logind_over(&mut s, l, procs);
                 }
