@@ -79,6 +79,21 @@ pub struct Host {
     /// What was learned of each session while its leader was alive (see
     /// [`discover::SessionMemory`]). Clones of a host share it.
     memory: std::sync::Arc<std::sync::Mutex<discover::SessionMemory>>,
+    /// logind's records as last read, and when they were all read (see
+    /// [`Host::logind_sessions`]). Clones of a host share them.
+    logind: std::sync::Arc<std::sync::Mutex<LogindCache>>,
+}
+
+/// logind's records by its session ID, and when each was read.
+#[derive(Debug, Default)]
+struct LogindCache {
+    records: HashMap<String, (std::time::Instant, LogindSession)>,
+}
+
+impl LogindCache {
+    /// How long a record is used before it is read again: what logind knows of how a
+    /// session was opened never changes, its hints (idle, locked) may.
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 }
 
 impl Host {
@@ -88,6 +103,7 @@ impl Host {
             names: HostNames::discover(),
             close_cache: Default::default(),
             memory: Default::default(),
+            logind: Default::default(),
         }
     }
 
@@ -245,11 +261,32 @@ impl Host {
         if self.config.session_source == SourceMode::Proc {
             return Ok(HashMap::new());
         }
-        match crate::logind::sessions() {
-            Ok(list) => Ok(list
-                .into_iter()
-                .filter_map(|l| Some((SessionId(l.audit?), l)))
-                .collect()),
+        // A long-lived host (the agent) lists often: each listing asks logind which
+        // sessions it has, and reads only the records that are new or a second old.
+        let now = std::time::Instant::now();
+        let fresh: HashMap<String, LogindSession> = {
+            let cache = self.logind.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .records
+                .iter()
+                .filter(|(_, (at, _))| now.duration_since(*at) < LogindCache::FRESH)
+                .map(|(id, (_, l))| (id.clone(), l.clone()))
+                .collect()
+        };
+        match crate::logind::sessions_but(&|id| fresh.contains_key(id)) {
+            Ok((ids, read)) => {
+                let mut cache = self.logind.lock().unwrap_or_else(|p| p.into_inner());
+                for l in read {
+                    cache.records.insert(l.id.clone(), (now, l));
+                }
+                let listed: std::collections::HashSet<&String> = ids.iter().collect();
+                cache.records.retain(|id, _| listed.contains(id));
+                Ok(cache
+                    .records
+                    .values()
+                    .filter_map(|(_, l)| Some((SessionId(l.audit?), l.clone())))
+                    .collect())
+            }
             Err(e) if self.config.session_source == SourceMode::Logind => Err(io::Error::other(
                 format!("session_source is logind, but {e}"),
             )),

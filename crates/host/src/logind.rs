@@ -63,6 +63,14 @@ pub struct LogindSession {
 /// The D-Bus client runs its own small runtime, which must not be started on a thread of
 /// another (the agent and the CLI run tokio): the query runs on a thread of its own.
 pub fn sessions() -> Result<Vec<LogindSession>, LogindError> {
+    sessions_but(&|_| false).map(|(_, read)| read)
+}
+
+/// The IDs of every session logind knows, and the records of those `known` does not take
+/// (a caller that keeps records asks only for the new ones).
+pub fn sessions_but(
+    known: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
     if std::env::var_os("DBUS_SYSTEM_BUS_ADDRESS").is_none()
         && !Path::new(SYSTEM_BUS_SOCKET).exists()
     {
@@ -71,20 +79,24 @@ pub fn sessions() -> Result<Vec<LogindSession>, LogindError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("wms-logind".into())
-            .spawn_scoped(s, query)
+            .spawn_scoped(s, || query(known))
             .map_err(LogindError::Thread)?
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
 
-fn query() -> Result<Vec<LogindSession>, LogindError> {
+fn query(
+    known: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
     let conn = zbus::blocking::Connection::system()?;
     let reply = conn.call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "ListSessions", &())?;
     let list: Vec<(String, u32, String, String, OwnedObjectPath)> = reply
         .body()
         .deserialize()
         .map_err(|e| LogindError::Reply(format!("ListSessions: {e}")))?;
+    let ids: Vec<String> = list.iter().map(|(id, ..)| id.clone()).collect();
+    let list: Vec<_> = list.into_iter().filter(|(id, ..)| !known(id)).collect();
     // One GetAll per session: sent from a few threads at once over the one connection,
     // so that their round trips overlap (logind answers them in turn).
     let threads = list.len().div_ceil(32).clamp(1, 8);
@@ -114,7 +126,7 @@ fn query() -> Result<Vec<LogindSession>, LogindError> {
     for part in parts {
         out.extend(part?);
     }
-    Ok(out)
+    Ok((ids, out))
 }
 
 /// The properties of session `id` at `path`; `None` when it ended meanwhile.
