@@ -195,7 +195,9 @@ fn wait_for(what: &str, pred: impl Fn() -> bool) {
 fn service_managers_and_background_sessions_are_listed_only_when_asked_and_survive_close_all() {
     let sb = sandbox();
     let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
-    let allp = user(Role::AllPlain);
+    // A user of this test alone: other tests close --all as wmst-allp on the host, which
+    // sees the sandbox's processes too.
+    let allp = wms_testkit::ensure_user("wmst-class", &[]);
     let login = sshd.open_session(&allp, "sleep 600", true);
     // A background session: su without a terminal (pam_systemd makes it class
     // background), opened as a login service would (a new audit session first).
