@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::identity::{HostNames, UserCache};
 use crate::logind::LogindSession;
+use crate::logins::{LoginRecord, LoginRecords};
 use crate::process::{is_connection_process, ProcessKey, SessionProcess};
 use crate::procfs;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,6 +60,8 @@ pub(crate) struct Builder<'a> {
     config: &'a Config,
     names: &'a HostNames,
     memory: &'a mut SessionMemory,
+    /// The same, kept in the state directory for later processes.
+    records: LoginRecords,
     users: UserCache,
     /// The boot time in nanoseconds since the epoch (start times count from it).
     boot_ns: Option<i128>,
@@ -80,6 +83,7 @@ impl<'a> Builder<'a> {
             config,
             names,
             memory,
+            records: LoginRecords::new(&config.state_dir),
             users: UserCache::default(),
             boot_ns: procfs::boot_time_ns(),
             tick: rustix::param::clock_ticks_per_second().max(1),
@@ -227,7 +231,30 @@ impl<'a> Builder<'a> {
             if r.logon.is_none() && procs.iter().any(|p| p.key() == r.leader) {
                 r.logon = self.logon_after(&r.leader, procs);
                 self.memory.seen.insert(id, r.clone());
+                self.keep(id, &r);
             }
+            return Some(r);
+        }
+        if let Some(rec) = self.records.load(id.0) {
+            let mut leader = ProcessKey {
+                pid: wms_core::Pid(rec.leader_pid),
+                start_time: rec.leader_start,
+            };
+            // Written in another PID namespace, the record names the leader by another
+            // PID: the same process started at the same tick.
+            let first = &procs[0];
+            if first.key() != leader
+                && first.stat.start_time == leader.start_time
+                && is_leader(first, procs)
+            {
+                leader = first.key();
+            }
+            let r = Remembered {
+                leader,
+                service: rec.service.as_deref().and_then(known_service),
+                logon: rec.logon,
+            };
+            self.memory.seen.insert(id, r.clone());
             return Some(r);
         }
         let first = &procs[0];
@@ -241,7 +268,25 @@ impl<'a> Builder<'a> {
             logon: self.logon_after(&key, procs),
         };
         self.memory.seen.insert(id, r.clone());
+        self.keep(id, &r);
         Some(r)
+    }
+
+    /// Keeps what was learned of session `id` for later processes (see `logins`).
+    fn keep(&self, id: SessionId, r: &Remembered) {
+        let Some(boot) = self.records.boot() else {
+            return;
+        };
+        self.records.save(
+            id.0,
+            &LoginRecord {
+                boot_id: boot.to_string(),
+                leader_pid: r.leader.pid.0,
+                leader_start: r.leader.start_time,
+                service: r.service.map(str::to_string),
+                logon: r.logon,
+            },
+        );
     }
 
     /// When the login completed: the session's audit session begins in the process that
@@ -367,6 +412,27 @@ fn is_localhost_name(host: &str) -> bool {
         || h.ends_with(".localhost.localdomain")
 }
 
+/// The services wms names, as the static names [`Remembered`] holds.
+fn known_service(name: &str) -> Option<&'static str> {
+    const KNOWN: [&str; 14] = [
+        "sshd",
+        "login",
+        "gdm",
+        "lightdm",
+        "sddm",
+        "cron",
+        "atd",
+        "sudo",
+        "systemd-user",
+        "su",
+        "su-l",
+        "runuser",
+        "runuser-l",
+        "gdm-password",
+    ];
+    KNOWN.into_iter().find(|k| *k == name)
+}
+
 /// The PAM service that the process opening a session stands for, by its name (and for
 /// `su` and `runuser`, whether it was asked for a login shell: their `-l` services).
 fn service_of(leader: &SessionProcess) -> Option<&'static str> {
@@ -466,12 +532,29 @@ mod tests {
         assert_eq!(pids, [20, 30]);
     }
 
+    /// A configuration whose state directory is the test's own (records of logins are
+    /// kept there).
+    fn test_config() -> Config {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "wms-discover-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Config {
+            state_dir: dir,
+            ..Config::default()
+        }
+    }
+
     /// A parent PID that no process has, so it is no namespace's init either.
     const LISTENER: i32 = i32::MAX - 1;
 
     #[test]
     fn a_session_with_an_sshd_of_any_version_is_a_remote_connection() {
-        let config = Config::default();
+        let config = test_config();
         let names = HostNames::from_names("lab1", "lab1.example");
         let mut memory = SessionMemory::default();
         let mut b = Builder::new(&config, &names, &mut memory);
@@ -505,7 +588,7 @@ mod tests {
 
     #[test]
     fn leader_and_logon_time_never_move_to_a_survivor() {
-        let config = Config::default();
+        let config = test_config();
         let names = HostNames::from_names("lab1", "lab1.example");
         let mut memory = SessionMemory::default();
         let mut b = Builder::new(&config, &names, &mut memory);
@@ -540,7 +623,7 @@ mod tests {
 
     #[test]
     fn another_users_session_whose_connection_is_gone_has_no_guessed_state() {
-        let config = Config::default();
+        let config = test_config();
         let names = HostNames::from_names("lab1", "lab1.example");
         let mut memory = SessionMemory::default();
         let mut b = Builder::new(&config, &names, &mut memory);
@@ -560,7 +643,7 @@ mod tests {
 
     #[test]
     fn classes_follow_pam_systemd() {
-        let config = Config::default();
+        let config = test_config();
         let names = HostNames::from_names("lab1", "lab1.example");
         let mut memory = SessionMemory::default();
         let mut b = Builder::new(&config, &names, &mut memory);

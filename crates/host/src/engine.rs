@@ -238,7 +238,11 @@ impl Host {
 
     /// Every session on this host, of every class, in session ID order.
     pub fn sessions(&self) -> io::Result<Vec<Session>> {
-        self.sessions_where(&|_| true)
+        let all = self.sessions_where(&|_| true)?;
+        // Records of logins that have ended are dropped (see `logins`).
+        crate::logins::LoginRecords::new(&self.config.state_dir)
+            .forget_all_but(&|id| all.binary_search_by_key(&id, |s| s.session_id.0).is_ok());
+        Ok(all)
     }
 
     /// The sessions `keep` takes, in session ID order.

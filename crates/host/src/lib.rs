@@ -12,7 +12,8 @@
 //! - [`table`]: the live session table, kept current from the kernel's process events;
 //! - [`process`]: scanning, pinning and following the processes of sessions, and which
 //!   of them are connection processes;
-//! - `identity`, [`peer`]: users, groups, roles, host names, the agent's callers;
+//! - `identity`, [`peer`], `logins`: users, groups, roles, host names, the agent's
+//!   callers, what was learned of each login while its leader lived;
 //! - `procfs`, [`config`], [`logind`]: the `/proc` readers and parsers, the
 //!   configuration, systemd-logind's sessions over D-Bus;
 //! - `sys`: every raw system call.
@@ -26,6 +27,7 @@ pub mod fsutil;
 pub mod identity;
 pub mod lock;
 pub mod logind;
+mod logins;
 pub mod peer;
 pub mod process;
 mod procfs;

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("logind", 1),
     ("identity", 2),
     ("peer", 2),
+    ("logins", 2),
     ("process", 3),
     ("discover", 4),
     ("close", 4),
