@@ -235,46 +235,39 @@ impl<'a> Builder<'a> {
             }
             return Some(r);
         }
-        if let Some(rec) = self.records.load(id.0) {
-            let mut leader = ProcessKey {
-                pid: wms_core::Pid(rec.leader_pid),
-                start_time: rec.leader_start,
-            };
-            // Written in another PID namespace, the record names the leader by another
-            // PID: the same process started at the same tick.
-            let first = &procs[0];
-            if first.key() != leader
-                && first.stat.start_time == leader.start_time
-                && is_leader(first, procs)
-            {
-                leader = first.key();
-            }
+        let first = &procs[0];
+        if is_leader(first, procs) {
+            // The leader lives: what it tells is what a record would (kept once).
+            let key = first.key();
             let r = Remembered {
-                leader,
-                service: rec.service.as_deref().and_then(known_service),
-                logon: rec.logon,
+                leader: key,
+                service: service_of(first),
+                logon: self.logon_after(&key, procs),
             };
             self.memory.seen.insert(id, r.clone());
+            if !self.records.has(id.0) {
+                self.keep(id, &r);
+            }
             return Some(r);
         }
-        let first = &procs[0];
-        if !is_leader(first, procs) {
-            return None;
-        }
-        let key = first.key();
+        // The leader has gone: what was learned while it lived, if it was kept.
+        let rec = self.records.load(id.0)?;
         let r = Remembered {
-            leader: key,
-            service: service_of(first),
-            logon: self.logon_after(&key, procs),
+            leader: ProcessKey {
+                pid: wms_core::Pid(rec.leader_pid),
+                start_time: rec.leader_start,
+            },
+            service: rec.service.as_deref().and_then(known_service),
+            logon: rec.logon,
         };
         self.memory.seen.insert(id, r.clone());
-        self.keep(id, &r);
         Some(r)
     }
 
     /// Keeps what was learned of session `id` for later processes (see `logins`).
+    /// A login not yet complete is not kept: its record would never be completed.
     fn keep(&self, id: SessionId, r: &Remembered) {
-        let Some(boot) = self.records.boot() else {
+        let Some(boot) = self.records.boot().filter(|_| r.logon.is_some()) else {
             return;
         };
         self.records.save(
@@ -614,6 +607,17 @@ mod tests {
         assert_eq!(after.leader_pid, None);
         assert_eq!(after.logon_time.as_deref(), Some(logon.as_str()));
         assert_eq!(after.service.as_deref(), Some("sshd"));
+        drop(b);
+        // A later process (a new memory) finds what root's listing kept.
+        if rustix::process::geteuid().is_root() {
+            let mut later = SessionMemory::default();
+            let mut b = Builder::new(&config, &names, &mut later);
+            let again = b.build(SessionId(7), &procs, Some("10.0.0.5".into()));
+            assert_eq!(again.logon_time.as_deref(), Some(logon.as_str()));
+            assert_eq!(again.leader_pid, None);
+            assert_eq!(again.service.as_deref(), Some("sshd"));
+        }
+        let mut b = Builder::new(&config, &names, &mut memory);
         // Seen first without its leader, nothing is taken from a survivor.
         let fresh = b.build(SessionId(8), &[proc(8, 40, 1, "tmux: server", 3000)], None);
         assert_eq!(fresh.leader_pid, None);

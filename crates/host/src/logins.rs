@@ -29,6 +29,8 @@ pub struct LoginRecords {
     boot: Option<String>,
     /// Whether this process writes records (it runs as root).
     writes: bool,
+    /// The sessions that have a record, read once from the directory when first asked.
+    existing: std::cell::OnceCell<std::collections::HashSet<u32>>,
 }
 
 impl LoginRecords {
@@ -37,7 +39,26 @@ impl LoginRecords {
             dir: state_dir.join("logins"),
             boot: crate::procfs::boot_id(),
             writes: rustix::process::geteuid().is_root(),
+            existing: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Whether session `id` has a record (of any boot), as the directory was when first
+    /// asked: one read of the directory, rather than one open per session.
+    pub fn has(&self, id: u32) -> bool {
+        self.existing
+            .get_or_init(|| {
+                std::fs::read_dir(&self.dir)
+                    .map(|d| {
+                        d.flatten()
+                            .filter_map(|e| {
+                                e.file_name().to_str()?.strip_suffix(".json")?.parse().ok()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .contains(&id)
     }
 
     /// This boot's boot ID, which records carry.
@@ -64,13 +85,10 @@ impl LoginRecords {
             return;
         }
         let write = || -> std::io::Result<()> {
-            match std::fs::create_dir(&self.dir) {
-                Ok(()) => {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755))?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            if !self.dir.is_dir() {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::create_dir_all(&self.dir)?;
+                std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755))?;
             }
             let path = self.dir.join(format!("{id}.json"));
             let tmp = self
