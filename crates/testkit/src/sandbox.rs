@@ -116,7 +116,9 @@ impl LogindSandbox {
 /// The sandbox's PID, when it runs.
 fn running() -> Option<u32> {
     let pid: u32 = fs::read_to_string(PIDFILE).ok()?.trim().parse().ok()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    // A stale file may name a PID another process has now.
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.trim() == "systemd").then_some(pid)
 }
 
 /// The children of process `pid`.
