@@ -563,7 +563,9 @@ fn plan(
     };
     live.settle_blocking();
     let sessions = match sel {
-        wms_core::Selection::All => live.sessions(&st.host),
+        // Built now, not from the listing's cache: the close engine takes the processes
+        // of the sessions it is given as the start of its search.
+        wms_core::Selection::All => live.sessions_where(&st.host, |_| true),
         wms_core::Selection::Ids(ids) => {
             let named: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
             let found = live.sessions_where(&st.host, |s| named.contains(&s));

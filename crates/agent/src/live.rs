@@ -33,7 +33,24 @@ pub struct Live {
     /// Poked when the table or a lock changed: the publisher then publishes.
     pub changed: Arc<Notify>,
     clients: Mutex<ClientCache>,
+    built: Mutex<Built>,
     listing: tokio::sync::Mutex<Option<Listing>>,
+}
+
+/// What the sessions were last built from: the table's generation, the lock records and
+/// the user database (a user's name or groups may change while their processes do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BuiltKey {
+    generation: u64,
+    locks: i128,
+    users: [i128; 2],
+}
+
+/// The sessions last built, each with the fingerprint of the processes it was built from.
+#[derive(Default)]
+struct Built {
+    key: Option<BuiltKey>,
+    sessions: Vec<(u64, Session)>,
 }
 
 impl Live {
@@ -51,50 +68,99 @@ impl Live {
             hub: Arc::new(hub),
             changed,
             clients: Mutex::new(HashMap::new()),
+            built: Mutex::default(),
             listing: tokio::sync::Mutex::new(None),
         })
     }
 
     /// The host's sessions now, from the table (blocking: it may read environments and
-    /// the user database).
+    /// the user database). A session whose processes, locks and users are as they were
+    /// at the last call is not built again: only what changes by itself (the idle time)
+    /// is read, so the work grows with what changed, not with the host.
     pub fn sessions(&self, host: &Host) -> Vec<Session> {
-        let all = self.sessions_where(host, |_| true);
-        // The cache holds no session that has gone (it stays as large as the host's
-        // sessions, however many come and go).
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients.retain(|id, _| all.binary_search_by_key(id, |s| s.session_id).is_ok());
+        let key = BuiltKey {
+            generation: self.table.generation(),
+            locks: locks_stamp(&host.config.state_dir),
+            users: users_stamp(),
+        };
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if built.key != Some(key) {
+            let reuse = built
+                .key
+                .is_some_and(|k| k.locks == key.locks && k.users == key.users);
+            let mut old: HashMap<SessionId, (u64, Session)> = std::mem::take(&mut built.sessions)
+                .into_iter()
+                .filter(|_| reuse)
+                .map(|(stamp, s)| (s.session_id, (stamp, s)))
+                .collect();
+            let mut sessions = Vec::new();
+            let mut changed = Vec::new();
+            let mut stamps = HashMap::new();
+            for t in self.table.sessions() {
+                let stamp = fingerprint(&t.processes);
+                match old.remove(&t.id) {
+                    Some((was, s)) if was == stamp => sessions.push((stamp, s)),
+                    _ => {
+                        stamps.insert(t.id, stamp);
+                        changed.extend(t.processes);
+                    }
+                }
+            }
+            if !changed.is_empty() {
+                for s in self.build(host, changed) {
+                    sessions.push((stamps[&s.session_id], s));
+                }
+                sessions.sort_by_key(|(_, s)| s.session_id);
+            }
+            // The client cache holds no session that has gone (it stays as large as the
+            // host's sessions, however many come and go).
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            clients.retain(|id, _| {
+                sessions
+                    .binary_search_by_key(id, |(_, s)| s.session_id)
+                    .is_ok()
+            });
+            *built = Built {
+                key: Some(key),
+                sessions,
+            };
+        }
+        let mut all: Vec<Session> = built.sessions.iter().map(|(_, s)| s.clone()).collect();
+        drop(built);
+        host.refresh(&mut all);
         all
     }
 
-    /// The sessions `keep` takes, from the table.
+    /// The sessions `keep` takes, built from the table now (for an action, which must
+    /// also give the close engine the processes it found).
     pub fn sessions_where(&self, host: &Host, keep: impl Fn(SessionId) -> bool) -> Vec<Session> {
-        let sessions = self.table.sessions_where(keep);
-        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        let known: HashMap<SessionId, Option<String>> = sessions
-            .iter()
-            .filter_map(|s| {
-                let (stamp, client) = clients.get(&s.id)?;
-                (client.is_some() || *stamp == fingerprint(&s.processes))
-                    .then(|| (s.id, client.clone()))
-            })
+        let procs = self
+            .table
+            .sessions_where(keep)
+            .into_iter()
+            .flat_map(|s| s.processes)
             .collect();
-        drop(clients);
-        let procs: Vec<SessionProcess> = sessions
-            .iter()
-            .flat_map(|s| s.processes.iter().cloned())
-            .collect();
+        self.build(host, procs)
+    }
+
+    /// The sessions of `procs` (from the table), with the client addresses read before
+    /// where they can be trusted still.
+    fn build(&self, host: &Host, procs: Vec<SessionProcess>) -> Vec<Session> {
         let read: Mutex<Vec<(SessionId, u64, Option<String>)>> = Mutex::new(Vec::new());
-        let built = host.sessions_from(procs, &|id, procs| match known.get(&id) {
-            Some(c) => c.clone(),
-            None => {
-                let c = ssh_client(procs);
-                read.lock().unwrap_or_else(|p| p.into_inner()).push((
-                    id,
-                    fingerprint(procs),
-                    c.clone(),
-                ));
-                c
+        let built = host.sessions_from(procs, &|id, procs| {
+            let stamp = fingerprint(procs);
+            let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((was, client)) = clients.get(&id) {
+                if client.is_some() || *was == stamp {
+                    return client.clone();
+                }
             }
+            drop(clients);
+            let client = ssh_client(procs);
+            read.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((id, stamp, client.clone()));
+            client
         });
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         for (id, stamp, c) in read.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -153,16 +219,16 @@ impl Live {
     /// Waits (a moment at most) until the table has applied every process event sent
     /// before now, so an answer includes the sessions that existed when it was asked for.
     pub async fn settle(&self) {
-        let end = tokio::time::Instant::now() + SETTLE_AT_MOST;
-        while !self.table.settled() && tokio::time::Instant::now() < end {
+        let asked = std::time::Instant::now();
+        while !self.table.settled_since(asked) && asked.elapsed() < SETTLE_AT_MOST {
             tokio::time::sleep(std::time::Duration::from_micros(200)).await;
         }
     }
 
     /// [`Live::settle`] for a caller off the runtime (an action's thread).
     pub fn settle_blocking(&self) {
-        let end = std::time::Instant::now() + SETTLE_AT_MOST;
-        while !self.table.settled() && std::time::Instant::now() < end {
+        let asked = std::time::Instant::now();
+        while !self.table.settled_since(asked) && asked.elapsed() < SETTLE_AT_MOST {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
@@ -173,24 +239,38 @@ impl Live {
 /// session the table does not know yet).
 const SETTLE_AT_MOST: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Which processes a session had, running what, in one number.
+/// Which processes a session had, running what, in one number: everything of them that a
+/// session is built from.
 fn fingerprint(procs: &[SessionProcess]) -> u64 {
     use std::hash::{Hash, Hasher};
     // The program each runs counts too: a forked sshd that execs the user's shell keeps
-    // its PID but only then carries the client's address in its environment.
+    // its PID but only then carries the client's address in its environment. The parent
+    // (which process leads) and the terminal count as well.
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for p in procs {
-        (p.stat.pid.0, p.stat.start_time, &p.stat.comm, p.env_range).hash(&mut h);
+        let st = &p.stat;
+        (st.pid.0, st.start_time, &st.comm, p.env_range).hash(&mut h);
+        (st.ppid.0, st.tty_nr, p.login_uid).hash(&mut h);
     }
     h.finish()
+}
+
+/// When the user database last changed (the modification times of `/etc/passwd` and
+/// `/etc/group`, which every change of a user or group replaces or rewrites).
+fn users_stamp() -> [i128; 2] {
+    ["/etc/passwd", "/etc/group"].map(|f| mtime(Path::new(f)))
+}
+
+fn mtime(path: &Path) -> i128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// When the lock records last changed: the modification time of their directory, which
 /// every lock and unlock changes (records are renamed in and removed).
 fn locks_stamp(state_dir: &Path) -> i128 {
-    std::fs::metadata(state_dir.join("locks"))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i128)
+    mtime(&state_dir.join("locks"))
 }

@@ -117,6 +117,10 @@ fn idle(a: &Args, agent: &Agent) -> Res<Value> {
         json!({
             "vm_rss_kib": agent.status_field("VmRSS"),
             "vm_hwm_kib": agent.status_field("VmHWM"),
+            // The agent's own memory, and the pages of its program and libraries (shared
+            // with the page cache).
+            "rss_anon_kib": agent.status_field("RssAnon"),
+            "rss_file_kib": agent.status_field("RssFile"),
             // Of every thread: /proc/PID/status counts only the main thread's.
             "voluntary_ctxt_switches": crate::agent::threads_sum(agent.pid(), "voluntary_ctxt_switches"),
             "nonvoluntary_ctxt_switches": crate::agent::threads_sum(agent.pid(), "nonvoluntary_ctxt_switches"),
@@ -241,6 +245,9 @@ fn load(oha: &std::path::Path, agent: &Agent) -> Res<Value> {
         "-q",
         &RATE.to_string(),
         "--latency-correction",
+        // Requests still in flight when the time is up are waited for, not counted as
+        // errors ("aborted due to deadline"): every request sent is answered or failed.
+        "--wait-ongoing-requests-after-deadline",
     ]);
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();

@@ -703,6 +703,8 @@ fn close_one_sandbox(a: &Args, pid: u32, agent: Option<&Agent>) -> Res<Value> {
     // loginctl, wms in-process, wms through the agent: command, gone, CPU.
     let mut series: [[Series; 3]; 3] = Default::default();
     let mut sizes = Vec::new();
+    // What the agent's synced intent record costs by itself on this disk.
+    let mut synced = Series::default();
     let mut runs_done = 0;
     let tools: &[usize] = if agent.is_some() { &[0, 1, 2] } else { &[0, 1] };
     for i in 0..warmup + a.runs {
@@ -732,6 +734,9 @@ fn close_one_sandbox(a: &Args, pid: u32, agent: Option<&Agent>) -> Res<Value> {
                 s[0].push(t.command);
                 s[1].push(t.gone);
                 s[2].push(t.cpu);
+                if let (2, Some(agent)) = (tool, agent) {
+                    synced.push(sync_cost(&agent.dir.join("state"))?);
+                }
             }
         }
         runs_done = i + 1 - warmup.min(i + 1);
@@ -745,7 +750,28 @@ fn close_one_sandbox(a: &Args, pid: u32, agent: Option<&Agent>) -> Res<Value> {
         "loginctl": {"command": series[0][0].json(), "gone": series[0][1].json()},
         "wms": j(&series[1]),
         "agent": agent.map(|_| j(&series[2])),
+        "state_dir_sync": agent.map(|_| synced.json()),
     }))
+}
+
+/// Seconds to append an audit-sized record (400 bytes) to a file in `dir` and sync it, as
+/// the agent does with the intent record of every action before it acts.
+fn sync_cost(dir: &std::path::Path) -> Res<f64> {
+    use std::io::Write;
+    let path = dir.join("bench-sync-probe");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    let start = Instant::now();
+    f.write_all(&[b'x'; 400])
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("write {}: {e}", path.display()))?;
+    let t = start.elapsed().as_secs_f64();
+    drop(f);
+    let _ = std::fs::remove_file(&path);
+    Ok(t)
 }
 
 /// Closes `n` generated sessions of `m` processes with one wms command, `runs` times: by

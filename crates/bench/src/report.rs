@@ -248,7 +248,8 @@ impl Report {
             if v["agent"].is_object() {
                 let _ = writeln!(
                     o,
-                    "| the same kind of ssh session ({n:.0} processes) | `wms session close ID` through the agent | {} | {} | {} | {:.1} ms (client) | – |",
+                    "| the same kind of ssh session ({n:.0} processes) | `wms session close ID` through the agent (of which the synced intent record alone: {}) | {} | {} | {} | {:.1} ms (client) | – |",
+                    s_cell(&v["state_dir_sync"]),
                     s_cell(&v["agent"]["command"]),
                     s_cell(&v["agent"]["gone"]),
                     ratio(s_ms(&v["agent"]["gone"])),
@@ -566,7 +567,7 @@ impl Report {
             let p99 = ld["p99_ms"].as_f64().unwrap_or(f64::NAN);
             let _ = writeln!(
                 o,
-                "\n`GET /v1/sessions` over TLS with keep-alive at a fixed rate, `oha -z {}s -q {} --latency-correction` ({}; its default 50 connections; latencies corrected for coordinated omission, so a stall counts for every request it delayed):\n",
+                "\n`GET /v1/sessions` over TLS with keep-alive at a fixed rate, `oha -z {}s -q {} --latency-correction --wait-ongoing-requests-after-deadline` ({}; its default 50 connections; requests in flight at the end are waited for; latencies corrected for coordinated omission, so a stall counts for every request it delayed):\n",
                 ld["seconds"],
                 ld["rate"],
                 ld["oha_version"].as_str().unwrap_or("oha"),
@@ -622,15 +623,17 @@ impl Report {
             );
             let _ = writeln!(
                 o,
-                "| VmRSS at the start, at the end | voluntary context switches: start, end (change) | involuntary (change) | agent CPU in the {} s | tasks the host created in the same time | threads |",
+                "| VmRSS at the start, at the end | of which its own memory (RssAnon), program and libraries (RssFile) at the end | voluntary context switches: start, end (change) | involuntary (change) | agent CPU in the {} s | tasks the host created in the same time | threads |",
                 i["seconds"]
             );
-            let _ = writeln!(o, "|---|---|---|---|---|---|");
+            let _ = writeln!(o, "|---|---|---|---|---|---|---|");
             let _ = writeln!(
                 o,
-                "| {}, {} | {}, {} (**+{}**) | +{} | {} ms | {} | {} |",
+                "| {}, {} | {}, {} | {}, {} (**+{}**) | +{} | {} ms | {} | {} |",
                 mib(&i["start"]["vm_rss_kib"]),
                 mib(&i["end"]["vm_rss_kib"]),
+                mib(&i["end"]["rss_anon_kib"]),
+                mib(&i["end"]["rss_file_kib"]),
                 i["start"]["voluntary_ctxt_switches"],
                 i["end"]["voluntary_ctxt_switches"],
                 i["voluntary_ctxt_switches_delta"],

@@ -95,6 +95,9 @@ enum Transport {
 
 pub struct AgentClient {
     transport: Transport,
+    /// The connection [`AgentClient::connect`] made to see that an agent answers, kept
+    /// for the first request (one connection, not two, for a one-shot command).
+    first: std::sync::Mutex<Option<std::os::unix::net::UnixStream>>,
 }
 
 /// A runtime for this thread's calls, when no other is running them.
@@ -122,9 +125,10 @@ fn own_session() -> Option<u32> {
 impl AgentClient {
     /// A client for the agent on `socket`, if one answers there.
     pub fn connect(socket: &Path) -> Option<AgentClient> {
-        std::os::unix::net::UnixStream::connect(socket).ok()?;
+        let stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
         Some(AgentClient {
             transport: Transport::Unix(socket.to_owned()),
+            first: std::sync::Mutex::new(Some(stream)),
         })
     }
 
@@ -155,6 +159,7 @@ impl AgentClient {
                 pin,
                 token: system.token.clone(),
             },
+            first: std::sync::Mutex::new(None),
         })
     }
 
@@ -215,7 +220,7 @@ impl AgentClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<Vec<u8>, ClientError> {
+    ) -> Result<Bytes, ClientError> {
         let who = self.describe();
         let resp = self.send(method, path, body, &[]).await?;
         let status = resp.status();
@@ -229,7 +234,7 @@ impl AgentClient {
             })?
             .to_bytes();
         if status == StatusCode::OK {
-            Ok(bytes.to_vec())
+            Ok(bytes)
         } else {
             Err(refused(&who, status, &bytes))
         }
@@ -285,12 +290,20 @@ impl AgentClient {
         let body = Full::new(Bytes::from(body.unwrap_or_default()));
         match &self.transport {
             Transport::Unix(socket) => {
-                let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| {
-                    ClientError::Unreachable {
-                        who: who.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
+                let unreachable = |e: std::io::Error| ClientError::Unreachable {
+                    who: who.clone(),
+                    reason: e.to_string(),
+                };
+                let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let stream = match first {
+                    Some(s) => s
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::UnixStream::from_std(s))
+                        .map_err(unreachable)?,
+                    None => tokio::net::UnixStream::connect(socket)
+                        .await
+                        .map_err(unreachable)?,
+                };
                 exchange(stream, req.body(body).map_err(bad_request)?, &who).await
             }
             Transport::Tls {

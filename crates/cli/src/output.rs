@@ -109,12 +109,12 @@ pub fn table(sessions: &[Session]) -> String {
 
 /// One JSON object per line.
 pub fn json_lines<T: serde::Serialize>(items: &[T]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(items.len() * 256);
     for i in items {
-        out.push_str(&serde_json::to_string(i).expect("session objects serialise"));
-        out.push('\n');
+        serde_json::to_writer(&mut out, i).expect("session objects serialise");
+        out.push(b'\n');
     }
-    out
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 pub fn sessions(format: OutputFormat, sessions: &[Session]) -> String {

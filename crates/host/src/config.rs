@@ -306,6 +306,13 @@ impl Config {
                 return Err(format!("{name} must be at least 1"));
             }
         }
+        if cfg.max_session_ids > wms_core::api::MAX_SESSION_IDS {
+            return Err(format!(
+                "max_session_ids must be at most {}, the most one request may name, not {}",
+                wms_core::api::MAX_SESSION_IDS,
+                cfg.max_session_ids
+            ));
+        }
         // Below a few records per file, rotation would be most of the work.
         if cfg.max_body_bytes < 1024 {
             return Err(format!(
@@ -397,6 +404,7 @@ shutdown_timeout = 2
             ("audit_max_bytes = 100\n", "audit_max_bytes"),
             ("audit_keep = 0\n", "audit_keep"),
             ("actions_per_second = 0\n", "actions_per_second"),
+            ("max_session_ids = 4097\n", "max_session_ids"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");

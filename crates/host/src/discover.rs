@@ -10,7 +10,9 @@ use crate::logins::{LoginRecord, LoginRecords};
 use crate::process::{is_connection_process, ProcessKey, SessionProcess};
 use crate::procfs;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use wms_core::{Session, SessionClass, SessionId, SessionSource, SessionState, SessionType, Uid};
+use wms_core::{
+    Pid, Session, SessionClass, SessionId, SessionSource, SessionState, SessionType, Uid,
+};
 
 /// The processes of each session, in session ID order, each session's oldest first.
 pub(crate) fn by_session(procs: Vec<SessionProcess>) -> Vec<(SessionId, Vec<SessionProcess>)> {
@@ -308,10 +310,10 @@ impl<'a> Builder<'a> {
 
 /// What the processes `procs` have used now: CPU time in clock ticks and resident pages,
 /// read again from each (a process whose PID now names another is not counted).
-pub(crate) fn usage_now(procs: &[SessionProcess]) -> (u64, u64) {
+pub(crate) fn usage_now(procs: &[ProcessKey]) -> (u64, u64) {
     procs
         .iter()
-        .filter_map(|p| procfs::stat(p.stat.pid).filter(|st| st.start_time == p.stat.start_time))
+        .filter_map(|p| procfs::stat(p.pid).filter(|st| st.start_time == p.start_time))
         .fold((0, 0), |(c, r), st| (c + st.cpu_ticks, r + st.rss_pages))
 }
 
@@ -320,7 +322,7 @@ pub(crate) fn usage_now(procs: &[SessionProcess]) -> (u64, u64) {
 /// host, when the login completed); `/proc` knows what is alive now, so logind's leader is
 /// taken only while it is the session's oldest process (a PID in logind's namespace that
 /// is not, is not the leader here).
-pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, procs: &[SessionProcess]) {
+pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, oldest: Option<Pid>) {
     let text = |v: &str| (!v.is_empty()).then(|| v.to_string());
     s.class = SessionClass::parse(&l.class).or(s.class);
     s.session_type = SessionType::parse(&l.session_type).or(s.session_type);
@@ -336,10 +338,7 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, procs: &[Sessi
             (l.timestamp_us / 1_000_000) as i64,
         ));
     }
-    s.leader_pid = procs
-        .first()
-        .filter(|p| p.stat.pid.0 as u32 == l.leader && l.leader != 0)
-        .map(|p| p.stat.pid);
+    s.leader_pid = oldest.filter(|p| p.0 as u32 == l.leader && l.leader != 0);
     s.idle_hint = Some(l.idle_hint);
     s.locked_hint = Some(l.locked_hint);
     if s.state.is_none() {
@@ -480,7 +479,7 @@ pub fn ssh_client(procs: &[SessionProcess]) -> Option<String> {
 }
 
 /// Seconds since the terminal last had input, from its device's access time (as `w`).
-fn idle_seconds(tty: &str, now: i64) -> Option<u64> {
+pub(crate) fn idle_seconds(tty: &str, now: i64) -> Option<u64> {
     let st = rustix::fs::stat(format!("/dev/{tty}")).ok()?;
     Some((now - st.st_atime).max(0) as u64)
 }

@@ -9,7 +9,7 @@ use crate::discover::{self, ssh_client};
 use crate::identity::{own_role, HostNames};
 use crate::logind::LogindSession;
 use crate::process::follow::CloseCache;
-use crate::process::{par_chunks, scan_where, SessionProcess};
+use crate::process::{par_chunks, scan_where, ProcessKey, SessionProcess};
 use crate::procfs;
 use std::collections::HashMap;
 use std::io;
@@ -82,6 +82,9 @@ pub struct Host {
     /// logind's records as last read, and when they were all read (see
     /// [`Host::logind_sessions`]). Clones of a host share them.
     logind: std::sync::Arc<std::sync::Mutex<LogindCache>>,
+    /// The processes each session was last built from (oldest first), for
+    /// [`Host::refresh`]. Clones of a host share them.
+    built_from: std::sync::Arc<std::sync::Mutex<HashMap<SessionId, Vec<ProcessKey>>>>,
 }
 
 /// logind's records by its session ID, and when each was read.
@@ -104,6 +107,7 @@ impl Host {
             close_cache: Default::default(),
             memory: Default::default(),
             logind: Default::default(),
+            built_from: Default::default(),
         }
     }
 
@@ -343,7 +347,8 @@ impl Host {
                         let usage = if fresh {
                             None
                         } else {
-                            Some(discover::usage_now(procs))
+                            let keys: Vec<ProcessKey> = procs.iter().map(|p| p.key()).collect();
+                            Some(discover::usage_now(&keys))
                         };
                         (client_of(*id, procs), usage)
                     })
@@ -376,7 +381,7 @@ impl Host {
                     builder.set_usage(&mut s, usage);
                 }
                 if let Some(l) = logind.get(id) {
-                    discover::lay_logind_over(&mut s, l, procs);
+                    discover::lay_logind_over(&mut s, l, procs.first().map(|p| p.stat.pid));
                 }
                 if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
                     s.is_locked = true;
@@ -386,8 +391,55 @@ impl Host {
             })
             .collect();
         drop(builder);
+        {
+            let mut from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, procs) in &sessions {
+                from.insert(*id, procs.iter().map(|p| p.key()).collect());
+            }
+            if from.len() > 2 * built.len() + 1024 {
+                from.retain(|id, _| built.binary_search_by_key(id, |s| s.session_id).is_ok());
+            }
+        }
         memory.prune(&built.iter().map(|s| s.session_id).collect());
         (built, logind_error)
+    }
+
+    /// Brings up to date what changes in a session without any process event: the
+    /// seconds since its terminal last had input, what its processes have used (CPU time,
+    /// resident memory), and logind's view (its hints, and its record of a session it
+    /// registered after the session was built). For a caller that keeps sessions built
+    /// by [`Host::sessions_from`] while their processes stay the same (the agent).
+    pub fn refresh(&self, sessions: &mut [Session]) {
+        let now = wms_core::time::now_unix();
+        let from: Vec<Option<Vec<ProcessKey>>> = {
+            let from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+            sessions
+                .iter()
+                .map(|s| from.get(&s.session_id).cloned())
+                .collect()
+        };
+        let usage = par_chunks(&from, 64, |chunk| {
+            chunk
+                .iter()
+                .map(|keys| keys.as_deref().map(discover::usage_now))
+                .collect()
+        });
+        let logind = self.logind_sessions().unwrap_or_default();
+        let tick = rustix::param::clock_ticks_per_second().max(1) as f64;
+        let page = rustix::param::page_size() as u64;
+        for ((s, usage), keys) in sessions.iter_mut().zip(usage).zip(&from) {
+            if let Some(tty) = &s.tty {
+                s.idle_seconds = discover::idle_seconds(tty, now);
+            }
+            if let Some((cpu, rss)) = usage {
+                s.cpu_seconds = Some(cpu as f64 / tick);
+                s.memory_bytes = Some(rss.saturating_mul(page));
+            }
+            if let Some(l) = logind.get(&s.session_id) {
+                let oldest = keys.as_ref().and_then(|k| k.first()).map(|k| k.pid);
+                discover::lay_logind_over(s, l, oldest);
+            }
+        }
     }
 
     /// Closes (logs off) `session`: see [`crate::close`].

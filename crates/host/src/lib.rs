@@ -41,6 +41,7 @@ pub use config::{Config, ConfigError, MetricsReaders, SourceMode};
 pub use engine::{Host, PlannedAction, PlannedTarget};
 /// This boot's random ID (state of another boot means nothing in this one).
 pub use procfs::boot_id;
+pub use sys::compact_allocator;
 
 /// The pure parsers of untrusted input, for the fuzz targets (`fuzz/`) only: not an API.
 #[doc(hidden)]

@@ -109,9 +109,11 @@ impl LoginRecords {
     }
 
     /// Removes the records of sessions that `live` does not take (after a listing of
-    /// every session), and of other boots.
+    /// every session), and of other boots. Only a process that sees every process of the
+    /// host (in the initial PID namespace) does: elsewhere a session it does not see may
+    /// well be alive.
     pub fn forget_all_but(&self, live: &dyn Fn(u32) -> bool) {
-        if !self.writes {
+        if !self.writes || !crate::procfs::sees_every_process() {
             return;
         }
         let Ok(dir) = std::fs::read_dir(&self.dir) else {

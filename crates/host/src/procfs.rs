@@ -331,6 +331,19 @@ pub fn cmdline(pid: Pid) -> Option<Vec<Vec<u8>>> {
     })
 }
 
+/// Whether this process is in the initial PID namespace, with a `/proc` of it: its
+/// `NSpid` has one ID only, so every process of the host is in `/proc`.
+pub fn sees_every_process() -> bool {
+    read_text(Path::new("/proc/self/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|ids| ids.split_ascii_whitespace().count() == 1)
+        })
+        .unwrap_or(false)
+}
+
 /// Whether `pid` is the init (PID 1) of some PID namespace, which adopts orphans: the
 /// last of its `NSpid` IDs is 1.
 pub fn is_namespace_init(pid: Pid) -> bool {

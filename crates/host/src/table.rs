@@ -112,6 +112,12 @@ pub struct LiveTable {
     events: Arc<ProcEvents>,
     /// Set by the follower from the moment it wakes for events until it has applied them.
     busy: Arc<std::sync::atomic::AtomicBool>,
+    /// When the follower last found the socket empty, in nanoseconds since `epoch`, once
+    /// it had applied everything it read before: every event sent before then is in the
+    /// table. On a busy host the socket is seldom empty for long, so readers wait for
+    /// this instead of for a quiet moment.
+    drained: Arc<std::sync::atomic::AtomicU64>,
+    epoch: std::time::Instant,
 }
 
 impl std::fmt::Debug for LiveTable {
@@ -140,6 +146,8 @@ impl LiveTable {
             state: Arc::new(Mutex::new(State::default())),
             events: events.clone(),
             busy: Arc::default(),
+            drained: Arc::default(),
+            epoch: std::time::Instant::now(),
         };
         let procs = scan()?;
         table.lock().replace_all(procs);
@@ -157,7 +165,7 @@ impl LiveTable {
     /// Whether every process event the kernel had sent when this was called has been
     /// applied: none waits in the socket, and the follower is not applying any. Events are
     /// sent as processes fork, exec and exit, so a reader that waits for this (a moment, on
-    /// a busy host) sees every session that existed when its request came.
+    /// a quiet host) sees every session that existed when its request came.
     pub fn settled(&self) -> bool {
         use std::sync::atomic::Ordering;
         // The follower raises `busy` before it reads the socket, so an event is always
@@ -165,6 +173,15 @@ impl LiveTable {
         !self.busy.load(Ordering::Acquire)
             && !self.events.pending()
             && !self.busy.load(Ordering::Acquire)
+    }
+
+    /// Whether every process event the kernel sent before `since` has been applied: the
+    /// table is [`settled`](Self::settled), or the follower has since found the socket
+    /// empty and applied what it had read. On a host that forks all the time the first
+    /// seldom holds; the second comes within one round of the follower.
+    pub fn settled_since(&self, since: std::time::Instant) -> bool {
+        let since = since.saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.drained.load(std::sync::atomic::Ordering::Acquire) >= since || self.settled()
     }
 
     /// The generation: it changes whenever the table does.
@@ -211,17 +228,19 @@ impl LiveTable {
             self.busy.store(true, Ordering::Release);
             let mut batch = Vec::new();
             let mut lost = false;
-            loop {
+            let drained = loop {
                 match events.recv(&mut buf) {
                     Ok(Some(n)) => batch.extend(messages(&buf[..n])),
-                    Ok(None) => break,
+                    // The kernel queues an event as the process forks, execs or exits, so
+                    // everything sent before this moment has been read.
+                    Ok(None) => break self.epoch.elapsed().as_nanos() as u64,
                     Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => lost = true,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot read process events; the session table stops following");
                         return;
                     }
                 }
-            }
+            };
             let changed = if lost {
                 tracing::debug!("process events were lost; rescanning");
                 match scan() {
@@ -245,6 +264,7 @@ impl LiveTable {
                 };
                 on_change(generation);
             }
+            self.drained.fetch_max(drained, Ordering::Release);
         }
     }
 

@@ -164,6 +164,8 @@ fn fingerprint() -> anyhow::Result<()> {
 
 fn serve() -> anyhow::Result<()> {
     let config = Config::load()?;
+    // Before the runtime's threads exist.
+    wms_host::compact_allocator();
     // One thread answers; the engine's blocking work runs on a small pool.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

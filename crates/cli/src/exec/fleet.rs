@@ -6,8 +6,9 @@ use crate::progress::Progress;
 use std::future::Future;
 use tokio::task::JoinSet;
 
-/// The most servers worked on at once.
-pub(super) const MAX_CONCURRENT_SERVERS: usize = 32;
+/// The most servers worked on at once: a connection each, so well within the default
+/// descriptor limit (1,024), and enough that a fleet of a hundred hosts is one round.
+pub(super) const MAX_CONCURRENT_SERVERS: usize = 128;
 
 /// Runs the future `work` makes for each job, up to [`MAX_CONCURRENT_SERVERS`] at a
 /// time; the outputs are in the jobs' order. A panic in a task is a panic here.
@@ -55,19 +56,19 @@ mod tests {
         let rt = crate::agent_client::runtime().unwrap();
         let now = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let jobs: Vec<u64> = (0..100).collect();
+        let jobs: Vec<u64> = (0..300).collect();
         let outs = rt.block_on(each(&jobs, |&j| {
             let (now, most) = (now.clone(), most.clone());
             async move {
                 let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(n, Ordering::SeqCst);
                 // Later jobs finish first.
-                tokio::time::sleep(Duration::from_millis(100 - j)).await;
+                tokio::time::sleep(Duration::from_millis(300 - j)).await;
                 now.fetch_sub(1, Ordering::SeqCst);
                 j * 2
             }
         }));
-        assert_eq!(outs, (0..100).map(|j| j * 2).collect::<Vec<_>>());
+        assert_eq!(outs, (0..300).map(|j| j * 2).collect::<Vec<_>>());
         assert_eq!(most.load(Ordering::SeqCst), MAX_CONCURRENT_SERVERS);
     }
 }

@@ -120,6 +120,25 @@ pub fn read_process_memory(pid: Pid, addr: usize, buf: &mut [u8]) -> io::Result<
     }
 }
 
+/// Makes the C allocator keep little memory it does not use, for a long-lived process
+/// with a few threads that build large answers in turn (the agent). glibc otherwise
+/// gives each thread that allocates an arena of its own, each keeping its freed memory
+/// resident (several megabytes each), and raises its thresholds after each large block is
+/// freed, so that later large blocks (a listing's 200 kB of JSON) stay in the heap when
+/// freed. One arena, and fixed thresholds of 128 KiB (glibc's defaults, no longer moved):
+/// large blocks are mapped and unmapped, and free memory above that at the heap's top is
+/// given back. Call before threads start.
+pub fn compact_allocator() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt sets parameters of the allocator and touches no memory of ours; an
+    // unknown parameter is refused with 0, which changes nothing.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// The canonical (fully qualified) name of `host` from the resolver, as `hostname -f`
 /// finds it; `None` when the resolver has none.
 pub fn canonical_name(host: &str) -> Option<String> {

@@ -2,8 +2,8 @@
 //! that reports every fork on the host. The close engine follows them instead of
 //! rescanning `/proc` (see `process::follow::Tracker`). The socket calls go through
 //! rustix's netlink support (the socket, its multicast group in the bound address, the
-//! receive buffer), so there is no `unsafe` here; the wire format is built and parsed here,
-//! safely, from bytes.
+//! receive buffer); the one `unsafe` call attaches the socket filter that drops threads'
+//! events in the kernel. The wire format is built and parsed here, safely, from bytes.
 
 use rustix::fd::OwnedFd;
 use rustix::net::netlink::{self, SocketAddrNetlink};
@@ -123,6 +123,77 @@ pub(crate) fn messages(mut buf: &[u8]) -> Vec<Event> {
     out
 }
 
+/// A classic BPF instruction (linux/filter.h).
+const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// Attaches to `fd` a socket filter that keeps the events of processes and drops those of
+/// threads: forks whose new task is a thread, and every other event of a task that is not
+/// its thread group's leader (a thread that renames itself, or each thread's copy of a
+/// process's change of IDs), except setsid, which changes the whole process whichever
+/// thread calls it. Neither the session table nor the close engine uses them, and
+/// on a host running many threaded programs they are most of the events; dropped in the
+/// kernel they neither wake the agent nor fill the socket's buffer.
+fn attach_process_filter(fd: &OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const TAX: u16 = 0x07; // BPF_MISC | BPF_TAX
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JEQ_X: u16 = 0x1d; // BPF_JMP | BPF_JEQ | BPF_X
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+
+    // Offsets in the datagram: the netlink header, struct cn_msg, then struct proc_event:
+    // what, cpu, timestamp, then the event (fork: parent pid and tgid, child pid and tgid;
+    // the others: process pid and tgid first).
+    const EVENT: u32 = (NLMSG_HDRLEN + CN_MSG_HDRLEN) as u32;
+    const WHAT: u32 = EVENT;
+    const PID: u32 = EVENT + 16;
+    const TGID: u32 = EVENT + 20;
+    const CHILD_PID: u32 = EVENT + 24;
+    const CHILD_TGID: u32 = EVENT + 28;
+    // A word loaded by BPF_ABS is read in network byte order.
+    let be = |v: u32| u32::from_be_bytes(v.to_ne_bytes());
+    // Jumps count the instructions to skip. setsid changes the whole process whichever
+    // thread calls it, so its event is kept from any thread.
+    let mut program = [
+        bpf(LD_W_ABS, 0, 0, WHAT),              // 0
+        bpf(JEQ_K, 11, 0, be(PROC_EVENT_NONE)), // 1: an acknowledgement: to 13
+        bpf(JEQ_K, 5, 0, be(PROC_EVENT_FORK)),  // 2: to 8
+        bpf(JEQ_K, 9, 0, be(PROC_EVENT_SID)),   // 3: to 13
+        bpf(LD_W_ABS, 0, 0, PID),               // 4
+        bpf(TAX, 0, 0, 0),                      // 5
+        bpf(LD_W_ABS, 0, 0, TGID),              // 6
+        bpf(JEQ_X, 5, 4, 0),                    // 7: the leader's to 13, else 12
+        bpf(LD_W_ABS, 0, 0, CHILD_PID),         // 8
+        bpf(TAX, 0, 0, 0),                      // 9
+        bpf(LD_W_ABS, 0, 0, CHILD_TGID),        // 10
+        bpf(JEQ_X, 1, 0, 0),                    // 11: a new process to 13, else 12
+        bpf(RET_K, 0, 0, 0),                    // 12: dropped
+        bpf(RET_K, 0, 0, u32::MAX),             // 13: kept
+    ];
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points at `program`, which outlives the call (the kernel copies the
+    // program); the option's length is that of `prog`; `fd` is an open socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// A subscription to the kernel's process events (the proc connector).
 pub(crate) struct ProcEvents {
     fd: OwnedFd,
@@ -163,6 +234,10 @@ impl ProcEvents {
         let size = buffer;
         if rustix::net::sockopt::set_socket_recv_buffer_size_force(&fd, size).is_err() {
             let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, size);
+        }
+        // Before any event can be queued: threads' events never are.
+        if let Err(e) = attach_process_filter(&fd) {
+            tracing::debug!(error = %e, "no socket filter: threads' process events are dropped here instead");
         }
         // Joining the proc connector's multicast group is binding to it.
         rustix::net::bind(&fd, &SocketAddrNetlink::new(0, CN_IDX_PROC))?;
@@ -314,6 +389,57 @@ mod tests {
         msg.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         msg.extend(cn);
         msg
+    }
+
+    #[test]
+    fn threads_events_are_dropped_in_the_kernel_and_processes_events_kept() {
+        let events = ProcEvents::subscribe_to(None, 16 << 20)
+            .expect("process events (the tests run as root in the initial namespaces)");
+        let me = std::process::id() as i32;
+        // A thread that names itself: a fork and a name change, both of a thread.
+        std::thread::Builder::new()
+            .name("wms-filtered".into())
+            .spawn(|| ())
+            .unwrap()
+            .join()
+            .unwrap();
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let child_pid = child.id() as i32;
+        child.wait().unwrap();
+        // Events come in order: once the child's exit is read, everything before is too.
+        let (mut forked, mut exited, mut of_threads) = (false, false, Vec::new());
+        let mut buf = vec![0u8; 64 * 1024];
+        let end = Instant::now() + Duration::from_secs(10);
+        while !exited && Instant::now() < end {
+            let Some(n) = events.recv(&mut buf).unwrap() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            for e in messages(&buf[..n]) {
+                match e {
+                    Event::Fork { pid, tgid, .. }
+                    | Event::Exit { pid, tgid }
+                    | Event::Changed { pid, tgid }
+                        if tgid == me && pid != tgid =>
+                    {
+                        of_threads.push(e)
+                    }
+                    Event::Fork { pid, tgid, .. } if pid == child_pid && tgid == child_pid => {
+                        forked = true
+                    }
+                    Event::Exit { pid, .. } if pid == child_pid => exited = true,
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            forked && exited,
+            "the child process's fork and exit were not seen"
+        );
+        assert!(
+            of_threads.is_empty(),
+            "threads' events came through: {of_threads:?}"
+        );
     }
 
     #[test]
