@@ -431,7 +431,8 @@ fn logon_time_is_when_a_slow_authentication_completed() {
     let sb = sandbox();
     // Authentication takes 4 s: the key is checked by a command that waits first, then
     // accepts the key offered (a test sshd on loopback).
-    let keys = wms_testkit::sandbox_binary("/bin/true").with_file_name("slow-keys");
+    let dir = wms_testkit::fresh_shared_dir("slow-keys");
+    let keys = dir.join("slow-keys");
     std::fs::write(&keys, "#!/bin/sh\nsleep 4\necho \"$1 $2\"\n").unwrap();
     let made = std::process::Command::new("chmod")
         .args(["755", keys.to_str().unwrap()])
@@ -479,6 +480,7 @@ fn logon_time_is_when_a_slow_authentication_completed() {
     );
     assert_agrees(&one("logind", id), &l, true);
     wms_testkit::kill_session(id);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -494,7 +496,8 @@ fn a_plain_user_without_the_agent_is_shown_only_what_they_can_know() {
     let id = s.session_id();
     // Disconnected by root's wms with a state directory of its own, so that nothing it
     // learned of the login is kept where the plain user's wms reads.
-    let elsewhere = wms_testkit::sandbox_binary("/bin/true").with_file_name("wms.toml");
+    let dir = wms_testkit::fresh_shared_dir("elsewhere");
+    let elsewhere = dir.join("wms.toml");
     std::fs::write(
         &elsewhere,
         format!(
@@ -560,4 +563,5 @@ fn a_plain_user_without_the_agent_is_shown_only_what_they_can_know() {
     assert_eq!(seen["Service"], "sshd", "{seen}");
     assert_eq!(seen["Source"], "logind", "{seen}");
     wms_testkit::kill_session(id);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -242,10 +242,13 @@ impl Host {
 
     /// Every session on this host, of every class, in session ID order.
     pub fn sessions(&self) -> io::Result<Vec<Session>> {
+        let from = std::time::SystemTime::now();
         let all = self.sessions_where(&|_| true)?;
         // Records of logins that have ended are dropped (see `logins`).
-        crate::logins::LoginRecords::new(&self.config.state_dir)
-            .forget_all_but(&|id| all.binary_search_by_key(&id, |s| s.session_id.0).is_ok());
+        crate::logins::LoginRecords::new(&self.config.state_dir).forget_all_but(
+            &|id| all.binary_search_by_key(&id, |s| s.session_id.0).is_ok(),
+            from,
+        );
         Ok(all)
     }
 

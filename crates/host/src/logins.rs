@@ -108,11 +108,12 @@ impl LoginRecords {
         }
     }
 
-    /// Removes the records of sessions that `live` does not take (after a listing of
-    /// every session), and of other boots. Only a process that sees every process of the
-    /// host (in the initial PID namespace) does: elsewhere a session it does not see may
-    /// well be alive.
-    pub fn forget_all_but(&self, live: &dyn Fn(u32) -> bool) {
+    /// Removes the records of sessions that `live` does not take, after a listing of
+    /// every session that began at `listed_from`; a record written since then may be of a
+    /// session that listing did not see yet, and is kept. Only a process that sees every
+    /// process of the host (in the initial PID namespace) removes any: elsewhere a session
+    /// it does not see may well be alive.
+    pub fn forget_all_but(&self, live: &dyn Fn(u32) -> bool, listed_from: std::time::SystemTime) {
         if !self.writes || !crate::procfs::sees_every_process() {
             return;
         }
@@ -128,7 +129,11 @@ impl LoginRecords {
             else {
                 continue;
             };
-            if !live(id) {
+            let older = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < listed_from);
+            if !live(id) && older {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -163,7 +168,7 @@ mod tests {
         };
         records.save(8, &other);
         assert_eq!(records.load(8), None);
-        records.forget_all_but(&|id| id == 7);
+        records.forget_all_but(&|id| id == 7, std::time::SystemTime::now());
         assert!(records.load(7).is_some());
         assert!(!dir.join("logins/8.json").exists());
         let _ = std::fs::remove_dir_all(&dir);

@@ -60,7 +60,7 @@ pub(crate) fn tmp_root() -> PathBuf {
 pub const SHARED_ROOT: &str = "/var/lib/wms-testkit";
 
 /// A fresh directory under [`SHARED_ROOT`], seen alike inside and outside the sandbox.
-pub(crate) fn fresh_shared_dir(prefix: &str) -> PathBuf {
+pub fn fresh_shared_dir(prefix: &str) -> PathBuf {
     fs::create_dir_all(SHARED_ROOT).unwrap_or_else(|e| panic!("mkdir {SHARED_ROOT}: {e}"));
     chmod(Path::new(SHARED_ROOT), 0o755);
     let dir = fresh_dir(prefix);
