@@ -32,11 +32,16 @@ fn stat_line(s: &Stat, comm: &str) -> String {
         "{} ({comm}) {} {} {} {} {} {}",
         s.pid.0, s.state, s.ppid.0, s.pgrp, s.sid, s.tty_nr, s.tpgid
     );
-    // Fields 9..=21, then start time (22), then a few more as the kernel prints.
-    for _ in 9..=21 {
+    // Fields 9..=13, user time (14, all the CPU time here) and system time (15), 16..=21,
+    // start time (22), the size (23), the resident set (24) and one more.
+    for _ in 9..=13 {
         line.push_str(" 0");
     }
-    line.push_str(&format!(" {} 0 0 0\n", s.start_time));
+    line.push_str(&format!(" {} 0", s.cpu_ticks));
+    for _ in 16..=21 {
+        line.push_str(" 0");
+    }
+    line.push_str(&format!(" {} 0 {} 0\n", s.start_time, s.rss_pages));
     line
 }
 
@@ -80,6 +85,8 @@ fn stat_with_hostile_name(comm: &str) {
         tty_nr: (136 << 8) | 3,
         tpgid: -1,
         start_time: 123456,
+        cpu_ticks: 42,
+        rss_pages: 7,
     };
     let line = stat_line(&expected, comm);
     assert_eq!(procfs::parse_stat(&line), Some(expected), "{line:?}");

@@ -139,8 +139,9 @@ impl Metrics {
         .iter()
         .map(|s| (s.name(), 0))
         .collect();
-        for s in sessions {
-            *by_state.entry(s.state.name()).or_default() += 1;
+        // A session whose state is not known is counted in none.
+        for st in sessions.iter().filter_map(|s| s.state) {
+            *by_state.entry(st.name()).or_default() += 1;
         }
         family(
             &mut out,

@@ -3,6 +3,42 @@
 use serde_json::{json, Value};
 
 pub fn document() -> Value {
+    // The session object on its own: one macro call for the whole document would pass
+    // serde_json's recursion limit.
+    let session = json!({
+        "type": "object",
+        "required": ["SessionId", "UserName", "DomainName", "IsAdmin", "ComputerName", "ProcessCount", "IsLocked"],
+        "properties": {
+            "SessionId": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967294u32},
+            "State": {"type": "string", "enum": ["RemoteConnection", "ConnectedToStation", "Disconnected"]},
+            "UserName": {"type": "string"},
+            "DomainName": {"type": "string"},
+            "IsAdmin": {"type": "boolean"},
+            "StationId": {"type": "integer", "minimum": 0},
+            "ComputerName": {"type": "string"},
+            "ClientName": {"type": "string"},
+            "Class": {"type": "string", "enum": ["user", "greeter", "lock-screen", "background", "manager"]},
+            "Type": {"type": "string", "enum": ["tty", "x11", "wayland", "mir", "web", "unspecified"]},
+            "Tty": {"type": "string"},
+            "Seat": {"type": "string"},
+            "VTNr": {"type": "integer", "minimum": 0},
+            "Display": {"type": "string"},
+            "Remote": {"type": "boolean"},
+            "RemoteHost": {"type": "string"},
+            "Service": {"type": "string"},
+            "LogonTime": {"type": "string", "format": "date-time"},
+            "IdleSeconds": {"type": "integer", "minimum": 0},
+            "IdleHint": {"type": "boolean"},
+            "ProcessCount": {"type": "integer", "minimum": 0},
+            "LeaderPid": {"type": "integer"},
+            "CpuSeconds": {"type": "number", "minimum": 0},
+            "MemoryBytes": {"type": "integer", "minimum": 0},
+            "IsLocked": {"type": "boolean"},
+            "LockMessage": {"type": "string"},
+            "LockedHint": {"type": "boolean"},
+            "Source": {"type": "string", "enum": ["logind", "proc"]}
+        }
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -89,28 +125,7 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-                "Session": {
-                    "type": "object",
-                    "required": ["SessionId", "State", "UserName", "DomainName", "IsAdmin", "ComputerName", "ProcessCount", "IsLocked"],
-                    "properties": {
-                        "SessionId": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967294u32},
-                        "State": {"type": "string", "enum": ["RemoteConnection", "ConnectedToStation", "Disconnected"]},
-                        "UserName": {"type": "string"},
-                        "DomainName": {"type": "string"},
-                        "IsAdmin": {"type": "boolean"},
-                        "StationId": {"type": "integer", "minimum": 0},
-                        "ComputerName": {"type": "string"},
-                        "ClientName": {"type": "string"},
-                        "Tty": {"type": "string"},
-                        "Service": {"type": "string"},
-                        "LogonTime": {"type": "string", "format": "date-time"},
-                        "IdleSeconds": {"type": "integer", "minimum": 0},
-                        "ProcessCount": {"type": "integer", "minimum": 0},
-                        "LeaderPid": {"type": "integer"},
-                        "IsLocked": {"type": "boolean"},
-                        "LockMessage": {"type": "string"}
-                    }
-                },
+                "Session": session,
                 "ActionRequest": {
                     "description": "A verb and its targets: sessionIds (a non-empty list) or all: true, not both; lock takes a message and only lock does. whatIf plans and changes nothing.",
                     "oneOf": [
@@ -132,6 +147,7 @@ pub fn document() -> Value {
                         "ComputerName": {"type": "string"},
                         "SessionId": {"type": "integer"},
                         "UserName": {"type": "string"},
+                        "Class": {"type": "string", "enum": ["user", "greeter", "lock-screen", "background", "manager"]},
                         "Outcome": {"type": "string", "enum": ["Done", "WhatIf", "NotFound", "AccessDenied", "OwnSession", "Skipped", "NotSupported", "Failed"]},
                         "Reason": {"type": "string"}
                     }

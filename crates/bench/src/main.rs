@@ -29,6 +29,7 @@
 
 mod agent;
 mod agent_bench;
+mod logind_bench;
 mod measure;
 mod report;
 
@@ -54,7 +55,7 @@ struct Args {
     runs: usize,
     quick: bool,
     /// The benchmarks to run (`--only list,agent-idle,agent-list,agent-load,agent-watch,
-    /// close-one,sandbox,close-all,close-all-ns`; `agent` for the four agent ones); all
+    /// close-one,sandbox,logind-list,close-all,close-all-ns`; `agent` for the four agent ones); all
     /// when empty.
     only: Vec<String>,
     /// The load generator for `GET /v1/sessions` (oha); not measured without it.
@@ -254,6 +255,27 @@ fn run_benches(a: &Args, rep: &mut Report) -> Res<()> {
     }
 
     drop(close_agent);
+
+    // 3b. List the sessions a real logind registered (issue 10).
+    match a.sandbox_pid {
+        _ if !a.wants("logind-list") => {}
+        Some(pid) => {
+            eprintln!(
+                "wms-bench: list {} logind sessions in the sandbox",
+                logind_bench::SESSIONS
+            );
+            match logind_bench::list_logind(a, pid) {
+                Ok(v) => rep.logind_list = Some(v),
+                Err(e) => rep
+                    .notes
+                    .push(format!("Listing logind's sessions failed: {e}")),
+            }
+        }
+        None => rep.notes.push(
+            "The logind sandbox was not available, so listing through logind was not measured."
+                .into(),
+        ),
+    }
 
     // 4. Close all of 500.
     let runs = if a.quick { 2 } else { 5 };

@@ -20,6 +20,8 @@ pub struct Report {
     pub agent: Option<Value>,
     pub close_all_ids: Option<Value>,
     pub close_all_ns: Option<Value>,
+    /// Listing the sessions a real logind registered (crates/bench/src/logind_bench.rs).
+    pub logind_list: Option<Value>,
     pub notes: Vec<String>,
     bin_dir: PathBuf,
 }
@@ -154,6 +156,7 @@ impl Report {
             "agent": self.agent,
             "close_all_by_id": self.close_all_ids,
             "close_all_in_pid_namespace": self.close_all_ns,
+            "list_logind_sessions": self.logind_list,
             "notes": self.notes,
         })
     }
@@ -349,6 +352,42 @@ impl Report {
         }
         if let Some(v) = &self.agent {
             self.agent_targets(&mut o, v);
+        }
+        if let Some(v) = &self.logind_list {
+            let lc = s_ms(&v["loginctl"]["wall"]);
+            let _ = writeln!(
+                o,
+                "\nListing the {} sessions logind registered in the sandbox ({} runs each, taking turns):\n",
+                v["sessions"], v["runs"]
+            );
+            let _ = writeln!(o, "| command | elapsed | CPU | / loginctl |");
+            let _ = writeln!(o, "|---|---|---|---|");
+            for (label, key) in [
+                (
+                    "`wms session list --class all -o json` through logind (D-Bus)",
+                    "wms_logind",
+                ),
+                (
+                    "the same from /proc alone (`WMS_SESSION_SOURCE=proc`)",
+                    "wms_proc",
+                ),
+                ("`loginctl list-sessions`", "loginctl"),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "| {label} | {} | {:.1} ms | {:.2} |",
+                    hf_cell(&v[key]),
+                    hf_cpu_ms(&v[key]),
+                    s_ms(&v[key]["wall"]) / lc
+                );
+            }
+            let r = s_ms(&v["wms_logind"]["wall"]) / lc;
+            let _ = writeln!(
+                o,
+                "| list {} logind sessions through logind no slower than loginctl list-sessions | {r:.2} × loginctl | {} |",
+                v["sessions"],
+                yes(r <= 1.0)
+            );
         }
         for n in &self.notes {
             let _ = writeln!(o, "\nNote: {n}");

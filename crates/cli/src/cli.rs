@@ -224,6 +224,16 @@ pub struct ListArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "list")]
     pub output: Format,
+    /// Also list sessions of these classes (comma-separated or repeated: user, greeter,
+    /// lock-screen, background, manager, or all); by default logins only (user, greeter).
+    #[arg(long, value_name = "CLASS")]
+    pub class: Vec<String>,
+    /// Sort by this property (SessionId, UserName, CpuSeconds, MemoryBytes, LogonTime, ...).
+    #[arg(long, value_name = "PROPERTY")]
+    pub sort: Option<String>,
+    /// Sort from the largest down (with --sort).
+    #[arg(long, requires = "sort")]
+    pub descending: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     #[command(flatten)]
@@ -260,6 +270,8 @@ pub enum UsageError {
     SessionId(String),
     #[error("actions print results only as JSON: use -o json, or no -o")]
     ActionFormat,
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
 }
 
 /// Parses space- or comma-separated session IDs; the error names the bad one.
@@ -311,6 +323,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         error_action: pref(common.error_action),
         warning_action: pref(common.warning_action),
         output: None,
+        view: crate::view::View::default(),
     }
 }
 
@@ -324,9 +337,19 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
             } else {
                 SelectionArg::Ids(ids)
             };
+            let view = crate::view::View {
+                classes: if a.class.is_empty() {
+                    None
+                } else {
+                    Some(crate::view::parse_classes(&a.class)?)
+                },
+                sort: a.sort.as_deref().map(crate::view::parse_sort).transpose()?,
+                descending: a.descending,
+            };
             Ok(Request {
                 output: Some(format(a.output)),
                 filter: a.filter.filter(),
+                view,
                 ..request(Verb::Get, sel, a.common)
             })
         }

@@ -30,10 +30,11 @@ impl Filter {
     pub fn matches(&self, s: &Session) -> bool {
         // By name only: sessions listed through an agent carry no uid.
         let user = self.users.is_empty() || self.users.contains(&s.user_name);
-        let state = self.states.is_empty() || self.states.contains(&s.state);
+        // A session whose state the caller cannot know matches no state asked for.
+        let state = self.states.is_empty() || s.state.is_some_and(|st| self.states.contains(&st));
         let idle = match self.min_idle_seconds {
             None => true,
-            Some(_) if s.state == SessionState::Disconnected => true,
+            Some(_) if s.state == Some(SessionState::Disconnected) => true,
             Some(min) => s.idle_seconds.is_some_and(|i| i >= min),
         };
         user && state && idle
@@ -71,21 +72,33 @@ mod tests {
     fn s(id: u32, user: &str, uid: u32, state: SessionState, idle: Option<u64>) -> Session {
         Session {
             session_id: SessionId(id),
-            state,
+            state: Some(state),
             user_name: user.into(),
             domain_name: "lab".into(),
             is_admin: false,
             station_id: None,
             computer_name: "lab1".into(),
             client_name: None,
+            class: None,
+            session_type: None,
             tty: None,
+            seat: None,
+            vt_nr: None,
+            display: None,
+            remote: None,
+            remote_host: None,
             service: None,
             logon_time: None,
             idle_seconds: idle,
+            idle_hint: None,
             process_count: 1,
             leader_pid: None,
+            cpu_seconds: None,
+            memory_bytes: None,
             is_locked: false,
             lock_message: None,
+            locked_hint: None,
+            source: None,
             server: None,
             uid: Uid(uid),
         }

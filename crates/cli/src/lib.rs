@@ -18,4 +18,5 @@ pub mod plan;
 mod progress;
 pub mod system_cmd;
 pub mod systems;
+pub mod view;
 pub mod watch;

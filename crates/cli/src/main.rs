@@ -52,6 +52,11 @@ fn main() -> ExitCode {
                 error_action: inv.error_action,
                 warning_action: inv.warning_action,
                 output: inv.output,
+                view: wms_cli::view::View {
+                    classes: inv.classes,
+                    sort: inv.sort,
+                    descending: inv.descending,
+                },
             }),
             Err(e) => {
                 eprintln!("{e}");

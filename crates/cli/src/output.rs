@@ -50,15 +50,23 @@ pub fn list(sessions: &[Session]) -> String {
     out
 }
 
-/// The columns of `-o table`, chosen to fit 80 columns with typical values.
-const TABLE_COLUMNS: [&str; 6] = [
+/// The columns of `-o table`, chosen to fit 80 columns with typical values: a property,
+/// or as PowerShell's own table views do (Get-Process: "CPU(s)", "WS(M)"), a figure
+/// rounded under a label that says its unit. A local session's ClientName is its terminal.
+const TABLE_COLUMNS: [&str; 7] = [
     "SessionId",
     "State",
     "UserName",
-    "Tty",
     "ClientName",
     "IdleSeconds",
+    CPU_LABEL,
+    MEMORY_LABEL,
 ];
+
+/// CpuSeconds, to a hundredth.
+const CPU_LABEL: &str = "CPU(s)";
+/// MemoryBytes, in MiB to a tenth.
+const MEMORY_LABEL: &str = "Mem(M)";
 
 /// The width `-o table` fits into, whatever the terminal (so output is the same in a pipe).
 pub const TABLE_WIDTH: usize = 80;
@@ -83,8 +91,16 @@ fn several_servers(sessions: &[Session]) -> bool {
 
 /// A session's cell in `column`; blank when it does not have the property.
 fn cell(props: &[(&'static str, String)], s: &Session, column: &str) -> String {
-    if column == "Server" {
-        return server_of(s).to_string();
+    match column {
+        "Server" => return server_of(s).to_string(),
+        CPU_LABEL => return s.cpu_seconds.map(|c| format!("{c:.2}")).unwrap_or_default(),
+        MEMORY_LABEL => {
+            return s
+                .memory_bytes
+                .map(|m| format!("{:.1}", m as f64 / (1024.0 * 1024.0)))
+                .unwrap_or_default()
+        }
+        _ => {}
     }
     props
         .iter()
@@ -211,21 +227,33 @@ mod tests {
     fn s(id: u32, user: &str) -> Session {
         Session {
             session_id: SessionId(id),
-            state: SessionState::RemoteConnection,
+            state: Some(SessionState::RemoteConnection),
             user_name: user.into(),
             domain_name: "lab".into(),
             is_admin: false,
             station_id: Some(0),
             computer_name: "lab1".into(),
             client_name: Some("127.0.0.1".into()),
+            class: None,
+            session_type: None,
             tty: None,
+            seat: None,
+            vt_nr: None,
+            display: None,
+            remote: None,
+            remote_host: None,
             service: Some("sshd".into()),
             logon_time: None,
             idle_seconds: None,
+            idle_hint: None,
             process_count: 3,
             leader_pid: Some(Pid(42)),
+            cpu_seconds: None,
+            memory_bytes: None,
             is_locked: false,
             lock_message: None,
+            locked_hint: None,
+            source: None,
             server: None,
             uid: Uid(1000),
         }
@@ -246,16 +274,20 @@ mod tests {
 
     #[test]
     fn table_has_header_rule_and_blank_missing_cells() {
-        let out = table(&[s(3, "alice")]);
+        let mut used = s(4, "bob");
+        used.cpu_seconds = Some(1.234);
+        used.memory_bytes = Some(200 * 1024 * 1024);
+        let out = table(&[s(3, "alice"), used]);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
-            "SessionId State            UserName Tty ClientName IdleSeconds"
+            "SessionId State            UserName ClientName IdleSeconds CPU(s) Mem(M)"
         );
         assert!(lines[1].starts_with("--------- -----"), "{out}");
+        assert_eq!(lines[2], "3         RemoteConnection alice    127.0.0.1");
         assert_eq!(
-            lines[2],
-            "3         RemoteConnection alice        127.0.0.1"
+            lines[3],
+            "4         RemoteConnection bob      127.0.0.1              1.23   200.0"
         );
     }
 

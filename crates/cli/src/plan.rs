@@ -44,6 +44,8 @@ pub struct Request {
     pub error_action: ActionPreference,
     pub warning_action: ActionPreference,
     pub output: Option<OutputFormat>,
+    /// Which sessions a listing shows and in what order.
+    pub view: crate::view::View,
 }
 
 /// Why no plan could be made. Nothing was done in any case.
@@ -96,6 +98,8 @@ pub struct Plan {
     pub error_action: ActionPreference,
     pub warning_action: ActionPreference,
     pub output: Option<OutputFormat>,
+    /// Which sessions a listing shows and in what order.
+    pub view: crate::view::View,
     pub host: Arc<Host>,
     /// One per server, in the order first named.
     pub targets: Vec<Target>,
@@ -238,6 +242,7 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
         error_action: req.error_action,
         warning_action: req.warning_action,
         output: req.output,
+        view: req.view,
         host,
         targets,
         stdin_is_pipeline,

@@ -12,6 +12,8 @@ pub mod plan;
 pub mod time;
 
 pub use authz::{authorize, Caller, Decision, DenyReason, Role};
-pub use model::{Pid, Session, SessionId, SessionState, Uid, Verb};
+pub use model::{
+    Pid, Session, SessionClass, SessionId, SessionSource, SessionState, SessionType, Uid, Verb,
+};
 pub use outcome::{Outcome, TargetResult};
 pub use plan::{plan, unique_ids, Selection, Step};

@@ -1,6 +1,6 @@
 //! Per-target outcomes (SPEC section 4) and how each is reported.
 
-use crate::model::SessionId;
+use crate::model::{SessionClass, SessionId};
 use serde::{Deserialize, Serialize};
 
 /// What happened to one target.
@@ -60,6 +60,10 @@ pub struct TargetResult {
     pub session_id: SessionId,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user_name: Option<String>,
+    /// The class of a session acted on that is not a login (a user service manager, a
+    /// background session), so that the result names what it was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<SessionClass>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -68,12 +72,20 @@ impl TargetResult {
     /// How the target is named in what-if lines, prompts and messages (as
     /// `Session::target_label` names a session).
     pub fn target_label(&self) -> String {
-        match &self.user_name {
-            Some(u) => format!(
+        let kind = self
+            .class
+            .filter(|c| !c.is_login())
+            .map(SessionClass::describe);
+        match (&self.user_name, kind) {
+            (Some(u), Some(kind)) => format!(
+                "Session {} ({u}, {kind}) on {}",
+                self.session_id, self.computer_name
+            ),
+            (Some(u), None) => format!(
                 "Session {} ({}) on {}",
                 self.session_id, u, self.computer_name
             ),
-            None => format!("Session {} on {}", self.session_id, self.computer_name),
+            (None, _) => format!("Session {} on {}", self.session_id, self.computer_name),
         }
     }
 
@@ -108,6 +120,7 @@ mod tests {
             computer_name: "h".into(),
             session_id: SessionId(3),
             user_name: Some("alice".into()),
+            class: None,
             outcome: Outcome::Skipped("declined".into()),
         };
         let v = serde_json::to_value(&r).unwrap();

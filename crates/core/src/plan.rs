@@ -44,7 +44,9 @@ pub fn unique_ids(ids: &[SessionId]) -> Vec<SessionId> {
 ///
 /// Explicit IDs keep their order (duplicates once); an unknown ID is NotFound, a session
 /// the caller may not touch is AccessDenied or OwnSession. `All` takes every session in ID
-/// order and reports the ones the caller may not touch as Skipped with the reason.
+/// order and reports the ones the caller may not touch as Skipped with the reason; it
+/// takes logins only (see [`Session::is_login`]): user service managers and background
+/// sessions are never touched by `All`, only by ID.
 pub fn plan(caller: &Caller, verb: Verb, selection: &Selection, sessions: &[Session]) -> Vec<Step> {
     match selection {
         Selection::Ids(ids) => unique_ids(ids)
@@ -71,7 +73,7 @@ pub fn plan(caller: &Caller, verb: Verb, selection: &Selection, sessions: &[Sess
             })
             .collect(),
         Selection::All => {
-            let mut all: Vec<&Session> = sessions.iter().collect();
+            let mut all: Vec<&Session> = sessions.iter().filter(|s| s.is_login()).collect();
             all.sort_by_key(|s| s.session_id);
             all.into_iter()
                 .map(|s| match authorize(caller, verb, &facts(s)) {
@@ -96,21 +98,33 @@ mod tests {
     fn s(id: u32, uid: u32, admin: bool) -> Session {
         Session {
             session_id: SessionId(id),
-            state: SessionState::RemoteConnection,
+            state: Some(SessionState::RemoteConnection),
             user_name: format!("u{uid}"),
             domain_name: "d".into(),
             is_admin: admin,
             station_id: Some(0),
             computer_name: "h".into(),
             client_name: None,
+            class: None,
+            session_type: None,
             tty: None,
+            seat: None,
+            vt_nr: None,
+            display: None,
+            remote: None,
+            remote_host: None,
             service: None,
             logon_time: None,
             idle_seconds: None,
+            idle_hint: None,
             process_count: 1,
             leader_pid: None,
+            cpu_seconds: None,
+            memory_bytes: None,
             is_locked: false,
             lock_message: None,
+            locked_hint: None,
+            source: None,
             server: None,
             uid: Uid(uid),
         }
@@ -178,6 +192,32 @@ mod tests {
             } => assert!(why.contains("administrator"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn all_never_takes_service_managers_or_background_sessions_but_ids_do() {
+        use crate::model::SessionClass;
+        let caller = Caller {
+            uid: Uid(0),
+            role: Role::Administrator,
+            own_session: None,
+        };
+        let mut sessions = vec![s(1, 1000, false), s(2, 1000, false), s(3, 1000, false)];
+        sessions[0].class = Some(SessionClass::Manager);
+        sessions[1].class = Some(SessionClass::Background);
+        sessions[2].class = Some(SessionClass::User);
+        let mut unknown = s(4, 1000, false);
+        unknown.class = None;
+        sessions.push(unknown);
+        let p = plan(&caller, Verb::Close, &Selection::All, &sessions);
+        assert_eq!(outcomes(&p), [(3, "Act".into()), (4, "Act".into())]);
+        let p = plan(
+            &caller,
+            Verb::Close,
+            &Selection::Ids(vec![SessionId(1), SessionId(2)]),
+            &sessions,
+        );
+        assert_eq!(outcomes(&p), [(1, "Act".into()), (2, "Act".into())]);
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::time::Duration;
 pub const DEFAULT_PATH: &str = "/etc/wms/wms.toml";
 /// Environment variable naming another configuration file (same ownership rules).
 pub const PATH_ENV: &str = "WMS_CONFIG";
+/// Environment variable choosing where sessions are read from (`auto`, `proc`, `logind`),
+/// over `session_source` of the file: it only changes what is read, never who may act.
+pub const SOURCE_ENV: &str = "WMS_SESSION_SOURCE";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,6 +43,10 @@ pub struct Config {
     /// Unix socket, and remote callers with a token), or `"anyone"` (also over TCP
     /// without a token, for a scraper on a trusted network).
     pub metrics_readers: MetricsReaders,
+    /// Where sessions are read from: `auto` (logind over D-Bus where it runs, with what
+    /// only `/proc` knows added; `/proc` alone elsewhere), `proc` (never logind) or
+    /// `logind` (fail when it does not answer).
+    pub session_source: SourceMode,
     /// The receive buffer, in bytes, of the agent's subscription to process events. An
     /// overflow costs a rescan of `/proc`, never a wrong table.
     pub event_buffer: usize,
@@ -100,6 +107,28 @@ pub enum MetricsReaders {
     Anyone,
 }
 
+/// Where sessions are read from (`session_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceMode {
+    #[default]
+    Auto,
+    Proc,
+    Logind,
+}
+
+impl SourceMode {
+    /// The mode named `name` (`auto`, `proc`, `logind`).
+    pub fn parse(name: &str) -> Option<SourceMode> {
+        match name {
+            "auto" => Some(SourceMode::Auto),
+            "proc" => Some(SourceMode::Proc),
+            "logind" => Some(SourceMode::Logind),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -113,6 +142,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_readers: MetricsReaders::Callers,
+            session_source: SourceMode::Auto,
             event_buffer: 16 << 20,
             handshake_timeout: 10.0,
             header_timeout: 10.0,
@@ -148,6 +178,8 @@ pub enum ConfigError {
     Unsafe { path: PathBuf, uid: u32, mode: u32 },
     #[error("configuration {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("{SOURCE_ENV}={value:?} is not a session source: use auto, proc or logind")]
+    BadSource { value: String },
 }
 
 impl Config {
@@ -169,12 +201,20 @@ impl Config {
     }
 
     /// Loads the configuration from `$WMS_CONFIG`, else `/etc/wms/wms.toml`, else defaults.
+    /// `$WMS_SESSION_SOURCE`, when set, chooses the session source.
     pub fn load() -> Result<Config, ConfigError> {
-        match std::env::var_os(PATH_ENV) {
+        let mut cfg = match std::env::var_os(PATH_ENV) {
             Some(p) => Self::from_file(Path::new(&p)),
             None if Path::new(DEFAULT_PATH).exists() => Self::from_file(Path::new(DEFAULT_PATH)),
             None => Ok(Config::default()),
+        }?;
+        if let Some(v) = std::env::var_os(SOURCE_ENV) {
+            let v = v.to_string_lossy();
+            cfg.session_source = SourceMode::parse(&v).ok_or_else(|| ConfigError::BadSource {
+                value: v.to_string(),
+            })?;
         }
+        Ok(cfg)
     }
 
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -293,6 +333,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_source_is_auto_proc_or_logind() {
+        assert_eq!(Config::default().session_source, SourceMode::Auto);
+        let c = Config::parse("session_source = \"proc\"\n").unwrap();
+        assert_eq!(c.session_source, SourceMode::Proc);
+        let e = Config::parse("\nsession_source = \"dbus\"\n").unwrap_err();
+        assert!(e.starts_with("line 2:"), "{e}");
+        assert_eq!(SourceMode::parse("logind"), Some(SourceMode::Logind));
+        assert_eq!(SourceMode::parse("LOGIND"), None);
+    }
 
     #[test]
     fn empty_file_gives_defaults() {

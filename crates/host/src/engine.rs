@@ -4,11 +4,14 @@
 //! [`crate::disconnect`], [`crate::lock`]), turning what each did into an [`Outcome`].
 
 use crate::config::Config;
+use crate::config::SourceMode;
 use crate::discover::{self, ssh_client};
 use crate::identity::{own_role, HostNames};
+use crate::logind::LogindSession;
 use crate::process::follow::CloseCache;
-use crate::process::{par_chunks, scan_where, SessionProcess};
+use crate::process::{par_chunks, scan_where, ProcessKey, SessionProcess};
 use crate::procfs;
+use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};
 use wms_core::{
@@ -73,6 +76,27 @@ pub struct Host {
     /// What closes share: the last listing, and the process events that follow it (see
     /// [`CloseCache`]). Clones of a host share it.
     close_cache: std::sync::Arc<CloseCache>,
+    /// What was learned of each session while its leader was alive (see
+    /// [`discover::SessionMemory`]). Clones of a host share it.
+    memory: std::sync::Arc<std::sync::Mutex<discover::SessionMemory>>,
+    /// logind's records as last read, and when they were all read (see
+    /// [`Host::logind_sessions`]). Clones of a host share them.
+    logind: std::sync::Arc<std::sync::Mutex<LogindCache>>,
+    /// The processes each session was last built from (oldest first), for
+    /// [`Host::refresh`]. Clones of a host share them.
+    built_from: std::sync::Arc<std::sync::Mutex<HashMap<SessionId, Vec<ProcessKey>>>>,
+}
+
+/// logind's records by its session ID, and when each was read.
+#[derive(Debug, Default)]
+struct LogindCache {
+    records: HashMap<String, (std::time::Instant, LogindSession)>,
+}
+
+impl LogindCache {
+    /// How long a record is used before it is read again: what logind knows of how a
+    /// session was opened never changes, its hints (idle, locked) may.
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 }
 
 impl Host {
@@ -81,6 +105,9 @@ impl Host {
             config,
             names: HostNames::discover(),
             close_cache: Default::default(),
+            memory: Default::default(),
+            logind: Default::default(),
+            built_from: Default::default(),
         }
     }
 
@@ -191,12 +218,14 @@ impl Host {
                     computer_name: self.names.fqdn.clone(),
                     session_id,
                     user_name,
+                    class: None,
                     outcome,
                 },
                 Step::Act(s) => TargetResult {
                     computer_name: s.computer_name.clone(),
                     session_id: s.session_id,
                     user_name: Some(s.user_name.clone()),
+                    class: s.class.filter(|c| !c.is_login()),
                     outcome: if what_if {
                         Outcome::WhatIf
                     } else {
@@ -211,9 +240,16 @@ impl Host {
         results
     }
 
-    /// Every login session on this host, in session ID order.
+    /// Every session on this host, of every class, in session ID order.
     pub fn sessions(&self) -> io::Result<Vec<Session>> {
-        self.sessions_where(&|_| true)
+        let from = std::time::SystemTime::now();
+        let all = self.sessions_where(&|_| true)?;
+        // Records of logins that have ended are dropped (see `logins`).
+        crate::logins::LoginRecords::new(&self.config.state_dir).forget_all_but(
+            &|id| all.binary_search_by_key(&id, |s| s.session_id.0).is_ok(),
+            from,
+        );
+        Ok(all)
     }
 
     /// The sessions `keep` takes, in session ID order.
@@ -222,57 +258,189 @@ impl Host {
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
         let procs = scan_where(keep)?;
-        Ok(self.sessions_from(procs, &|_, procs| ssh_client(procs)))
+        // Just read: what each process has used is current.
+        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs), true);
+        match logind_error {
+            Some(e) => Err(e),
+            None => Ok(sessions),
+        }
+    }
+
+    /// logind's sessions by audit session ID, as `session_source` asks: none with `proc`,
+    /// none where logind does not answer with `auto`, and an error then with `logind`.
+    fn logind_sessions(&self) -> io::Result<HashMap<SessionId, LogindSession>> {
+        if self.config.session_source == SourceMode::Proc {
+            return Ok(HashMap::new());
+        }
+        // A long-lived host (the agent) lists often: each listing asks logind which
+        // sessions it has, and reads only the records that are new or a second old.
+        let now = std::time::Instant::now();
+        let fresh: HashMap<String, LogindSession> = {
+            let cache = self.logind.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .records
+                .iter()
+                .filter(|(_, (at, _))| now.duration_since(*at) < LogindCache::FRESH)
+                .map(|(id, (_, l))| (id.clone(), l.clone()))
+                .collect()
+        };
+        match crate::logind::sessions_but(&|id| fresh.contains_key(id)) {
+            Ok((ids, read)) => {
+                let mut cache = self.logind.lock().unwrap_or_else(|p| p.into_inner());
+                for l in read {
+                    cache.records.insert(l.id.clone(), (now, l));
+                }
+                let listed: std::collections::HashSet<&String> = ids.iter().collect();
+                cache.records.retain(|id, _| listed.contains(id));
+                Ok(cache
+                    .records
+                    .values()
+                    .filter_map(|(_, l)| Some((SessionId(l.audit?), l.clone())))
+                    .collect())
+            }
+            Err(e) if self.config.session_source == SourceMode::Logind => Err(io::Error::other(
+                format!("session_source is logind, but {e}"),
+            )),
+            Err(e) => {
+                tracing::debug!(error = %e, "listing from /proc alone");
+                Ok(HashMap::new())
+            }
+        }
     }
 
     /// The sessions of the processes `procs` (from [`crate::process::scan`]), in session
     /// ID order, with the client address of each from `client_of` (given the session's
     /// processes, oldest first; [`discover::ssh_client`] reads it from their environments,
-    /// a caller that keeps sessions can answer from what it read before). The sessions
-    /// listed here are the ones later closes follow (see `process::follow`).
+    /// a caller that keeps sessions can answer from what it read before), and what logind
+    /// knows of them where it runs (see `session_source`). The sessions listed here are
+    /// the ones later closes follow (see `process::follow`).
     pub fn sessions_from(
         &self,
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
+        let (sessions, logind_error) = self.build(procs, client_of, false);
+        if let Some(e) = logind_error {
+            tracing::warn!(error = %e, "logind's sessions could not be read");
+        }
+        sessions
+    }
+
+    /// [`Host::sessions_from`], and the error when `session_source = "logind"` and logind
+    /// did not answer (the sessions are then from /proc alone). Unless `fresh` (the
+    /// processes were read just now), what each process has used (CPU time, resident
+    /// memory) is read again: a table kept by process events does not see it change.
+    fn build(
+        &self,
+        procs: Vec<SessionProcess>,
+        client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
+        fresh: bool,
+    ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
-        let mut builder = discover::Builder::new(&self.config, &self.names);
-        let locks = crate::lock::load_all(&self.config.state_dir);
-        // The client address is the one part that reads more than stat: environments, in
-        // parallel like the scan.
-        let clients = par_chunks(&sessions, 16, |chunk| {
-            chunk
-                .iter()
-                .map(|(id, procs)| client_of(*id, procs))
-                .collect()
+        // Asked at once, while /proc is read.
+        let logind = std::thread::scope(|s| {
+            let logind = s.spawn(|| self.logind_sessions());
+            let locks = crate::lock::load_all(&self.config.state_dir);
+            // The client address is the one part that reads more than stat:
+            // environments, in parallel like the scan.
+            let clients = par_chunks(&sessions, 16, |chunk| {
+                chunk
+                    .iter()
+                    .map(|(id, procs)| {
+                        let usage = if fresh {
+                            None
+                        } else {
+                            let keys: Vec<ProcessKey> = procs.iter().map(|p| p.key()).collect();
+                            Some(discover::usage_now(&keys))
+                        };
+                        (client_of(*id, procs), usage)
+                    })
+                    .collect()
+            });
+            let logind = logind
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (logind, locks, clients)
         });
+        let (logind, locks, clients) = logind;
+        let (logind, logind_error) = match logind {
+            Ok(l) => (l, None),
+            Err(e) => (HashMap::new(), Some(e)),
+        };
         self.close_cache.listed(
             sessions
                 .iter()
                 .map(|(id, procs)| (*id, procs.iter().map(|p| p.stat.pid).collect())),
         );
-        sessions
-            .into_iter()
+        let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        let mut builder = discover::Builder::new(&self.config, &self.names, &mut memory);
+        let built: Vec<Session> = sessions
+            .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
-                let mut s = builder.build(id, &procs, client);
+                let (client, usage) = client;
+                let mut s = builder.build(*id, procs, client);
+                if let Some(usage) = usage {
+                    builder.set_usage(&mut s, usage);
+                }
+                if let Some(l) = logind.get(id) {
+                    discover::lay_logind_over(&mut s, l, procs.first().map(|p| p.stat.pid));
+                }
                 if let Some(l) = locks.iter().find(|l| l.session_id == id.0) {
                     s.is_locked = true;
                     s.lock_message = Some(l.message.clone());
                 }
                 s
             })
-            .collect()
+            .collect();
+        drop(builder);
+        {
+            let mut from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, procs) in &sessions {
+                from.insert(*id, procs.iter().map(|p| p.key()).collect());
+            }
+            if from.len() > 2 * built.len() + 1024 {
+                from.retain(|id, _| built.binary_search_by_key(id, |s| s.session_id).is_ok());
+            }
+        }
+        memory.prune(&built.iter().map(|s| s.session_id).collect());
+        (built, logind_error)
     }
 
     /// Brings up to date what changes in a session without any process event: the
-    /// seconds since its terminal last had input. For a caller that keeps sessions built
+    /// seconds since its terminal last had input, what its processes have used (CPU time,
+    /// resident memory), and logind's view (its hints, and its record of a session it
+    /// registered after the session was built). For a caller that keeps sessions built
     /// by [`Host::sessions_from`] while their processes stay the same (the agent).
     pub fn refresh(&self, sessions: &mut [Session]) {
         let now = wms_core::time::now_unix();
-        for s in sessions {
+        let from: Vec<Option<Vec<ProcessKey>>> = {
+            let from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+            sessions
+                .iter()
+                .map(|s| from.get(&s.session_id).cloned())
+                .collect()
+        };
+        let usage = par_chunks(&from, 64, |chunk| {
+            chunk
+                .iter()
+                .map(|keys| keys.as_deref().map(discover::usage_now))
+                .collect()
+        });
+        let logind = self.logind_sessions().unwrap_or_default();
+        let tick = rustix::param::clock_ticks_per_second().max(1) as f64;
+        let page = rustix::param::page_size() as u64;
+        for ((s, usage), keys) in sessions.iter_mut().zip(usage).zip(&from) {
             if let Some(tty) = &s.tty {
                 s.idle_seconds = discover::idle_seconds(tty, now);
+            }
+            if let Some((cpu, rss)) = usage {
+                s.cpu_seconds = Some(cpu as f64 / tick);
+                s.memory_bytes = Some(rss.saturating_mul(page));
+            }
+            if let Some(l) = logind.get(&s.session_id) {
+                let oldest = keys.as_ref().and_then(|k| k.first()).map(|k| k.pid);
+                discover::lay_logind_over(s, l, oldest);
             }
         }
     }
@@ -302,7 +470,7 @@ impl Host {
     /// Disconnects `session`: see [`crate::disconnect`].
     pub fn disconnect(&self, session: &Session) -> Outcome {
         use crate::disconnect::{disconnect, Disconnected};
-        let remote = session.state != SessionState::ConnectedToStation;
+        let remote = session.state != Some(SessionState::ConnectedToStation);
         match disconnect(session.session_id, remote, session.service.as_deref()) {
             Ok(Disconnected::Now) => Outcome::Done,
             Ok(Disconnected::Already) => {

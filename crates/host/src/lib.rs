@@ -12,8 +12,10 @@
 //! - [`table`]: the live session table, kept current from the kernel's process events;
 //! - [`process`]: scanning, pinning and following the processes of sessions, and which
 //!   of them are connection processes;
-//! - `identity`, [`peer`]: users, groups, roles, host names, the agent's callers;
-//! - `procfs`, [`config`]: the `/proc` readers and parsers, the configuration;
+//! - `identity`, [`peer`], `logins`: users, groups, roles, host names, the agent's
+//!   callers, what was learned of each login while its leader lived;
+//! - `procfs`, [`config`], [`logind`]: the `/proc` readers and parsers, the
+//!   configuration, systemd-logind's sessions over D-Bus;
 //! - `sys`: every raw system call.
 
 mod close;
@@ -24,6 +26,8 @@ mod engine;
 pub mod fsutil;
 pub mod identity;
 pub mod lock;
+pub mod logind;
+mod logins;
 pub mod peer;
 pub mod process;
 mod procfs;
@@ -33,7 +37,7 @@ mod procfs;
 mod sys;
 pub mod table;
 
-pub use config::{Config, ConfigError, MetricsReaders};
+pub use config::{Config, ConfigError, MetricsReaders, SourceMode};
 pub use engine::{Host, PlannedAction, PlannedTarget};
 /// This boot's random ID (state of another boot means nothing in this one).
 pub use procfs::boot_id;

@@ -25,6 +25,10 @@ pub struct Stat {
     pub tpgid: i32,
     /// Start time in clock ticks since boot; with the PID it names one process for good.
     pub start_time: u64,
+    /// CPU time used in user and kernel mode, in clock ticks (fields 14 and 15).
+    pub cpu_ticks: u64,
+    /// Resident set size in pages (field 24).
+    pub rss_pages: u64,
 }
 
 impl Stat {
@@ -51,8 +55,12 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
     let sid: i32 = rest.next()?.parse().ok()?;
     let tty_nr: i64 = rest.next()?.parse().ok()?;
     let tpgid: i32 = rest.next()?.parse().ok()?;
-    // Fields 9..=21 are not needed; start time is field 22.
-    let start_time: u64 = rest.nth(22 - 9)?.parse().ok()?;
+    // Fields 9..=13 are not needed; user and system time are 14 and 15, start time is
+    // field 22 and the resident set size 24.
+    let utime: u64 = rest.nth(14 - 9)?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    let start_time: u64 = rest.nth(22 - 16)?.parse().ok()?;
+    let rss: i64 = rest.nth(24 - 23)?.parse().ok()?;
     Some(Stat {
         pid: Pid(pid),
         comm,
@@ -63,6 +71,8 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
         tty_nr: tty_nr as u32,
         tpgid,
         start_time,
+        cpu_ticks: utime.saturating_add(stime),
+        rss_pages: rss.max(0) as u64,
     })
 }
 
@@ -297,13 +307,53 @@ pub fn forks() -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The boot time in seconds since the epoch (`btime` of `/proc/stat`).
-pub fn boot_time() -> Option<i64> {
-    read_text(Path::new("/proc/stat"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
+/// The boot time in nanoseconds since the epoch: the real-time clock less the time since
+/// boot, which is what process start times count from. `btime` of `/proc/stat` is cut to
+/// whole seconds, up to a second early.
+pub fn boot_time_ns() -> Option<i128> {
+    use rustix::time::{clock_gettime, ClockId};
+    let ns =
+        |t: rustix::time::Timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+    let since_boot = ns(clock_gettime(ClockId::Boottime));
+    let now = ns(clock_gettime(ClockId::Realtime));
+    (now > since_boot).then_some(now - since_boot)
+}
+
+/// The arguments of `pid` (`/proc/PID/cmdline`).
+pub fn cmdline(pid: Pid) -> Option<Vec<Vec<u8>>> {
+    with_file(pid, "cmdline", |b| {
+        Some(
+            b.split(|c| *c == 0)
+                .filter(|a| !a.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect(),
+        )
+    })
+}
+
+/// Whether this process is in the initial PID namespace, with a `/proc` of it: its
+/// `NSpid` has one ID only, so every process of the host is in `/proc`.
+pub fn sees_every_process() -> bool {
+    read_text(Path::new("/proc/self/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|ids| ids.split_ascii_whitespace().count() == 1)
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `pid` is the init (PID 1) of some PID namespace, which adopts orphans: the
+/// last of its `NSpid` IDs is 1.
+pub fn is_namespace_init(pid: Pid) -> bool {
+    pid.0 == 1
+        || with_file(pid, "status", |b| {
+            let text = std::str::from_utf8(b).ok()?;
+            let ids = text.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+            Some(ids.split_ascii_whitespace().last()? == "1")
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -324,6 +374,8 @@ mod tests {
         assert_eq!(s.tpgid, -1);
         assert_eq!(s.tty_nr, 0);
         assert_eq!(s.start_time, 123456);
+        assert_eq!(s.cpu_ticks, 1);
+        assert_eq!(s.rss_pages, 1234);
     }
 
     #[test]

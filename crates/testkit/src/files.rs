@@ -55,6 +55,22 @@ pub(crate) fn tmp_root() -> PathBuf {
     root
 }
 
+/// Where the kit keeps what a process inside the logind sandbox must read (its `/tmp` and
+/// `/run` are its own): root-owned, mode 0755.
+pub const SHARED_ROOT: &str = "/var/lib/wms-testkit";
+
+/// A fresh directory under [`SHARED_ROOT`], seen alike inside and outside the sandbox.
+pub fn fresh_shared_dir(prefix: &str) -> PathBuf {
+    fs::create_dir_all(SHARED_ROOT).unwrap_or_else(|e| panic!("mkdir {SHARED_ROOT}: {e}"));
+    chmod(Path::new(SHARED_ROOT), 0o755);
+    let dir = fresh_dir(prefix);
+    let shared = Path::new(SHARED_ROOT).join(dir.file_name().expect("a directory name"));
+    fs::remove_dir(&dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+    fs::create_dir(&shared).unwrap_or_else(|e| panic!("mkdir {}: {e}", shared.display()));
+    chmod(&shared, 0o755);
+    shared
+}
+
 /// Creates a fresh, uniquely named directory (mode 0755) under [`TMP_ROOT`].
 pub(crate) fn fresh_dir(prefix: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -16,6 +16,9 @@ pub struct Sshd {
     pub(crate) client_key: PathBuf,
     /// Session ids opened through this server, for cleanup.
     pub(crate) sessions: Arc<Mutex<Vec<u32>>>,
+    /// The sshd inside the logind sandbox (`nsenter`'s child, as seen here), when it runs
+    /// there.
+    pub(crate) inner: Option<u32>,
 }
 
 impl fmt::Debug for Sshd {
@@ -67,13 +70,27 @@ impl Sshd {
     /// Starts `/usr/sbin/sshd -D` on a free port of 127.0.0.1 and waits until it listens.
     /// Retries with another port if sshd cannot bind (another process took the port).
     pub fn start() -> Sshd {
+        Self::start_with(None, "")
+    }
+
+    /// [`Sshd::start`] inside the logind sandbox, so that its sessions are registered with
+    /// its logind; `extra` is more of sshd_config, over the kit's own settings.
+    pub fn start_in_sandbox(sandbox: &LogindSandbox, extra: &str) -> Sshd {
+        Self::start_with(Some(sandbox), extra)
+    }
+
+    fn start_with(sandbox: Option<&LogindSandbox>, extra: &str) -> Sshd {
         // sshd's privilege separation directory (normally made by its init script).
         match fs::create_dir("/run/sshd") {
             Ok(()) => chmod(Path::new("/run/sshd"), 0o755),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => panic!("mkdir /run/sshd: {e}"),
         }
-        let dir = fresh_dir("sshd");
+        let dir = if sandbox.is_some() {
+            fresh_shared_dir("sshd")
+        } else {
+            fresh_dir("sshd")
+        };
         let host_key = dir.join("host_key");
         let client_key = dir.join("client_key");
         let authorized_keys = dir.join("authorized_keys");
@@ -88,8 +105,10 @@ impl Sshd {
         let mut last_log = String::new();
         for _attempt in 0..20 {
             let port = pick_port();
+            // `extra` first: sshd takes the first value it reads of a setting.
             let text = format!(
-                "Port {port}\n\
+                "{extra}\n\
+                 Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {host_key}\n\
                  UsePAM yes\n\
@@ -126,7 +145,10 @@ impl Sshd {
                 .open(&log_path)
                 .expect("open sshd log");
             drop(log);
-            let mut cmd = Command::new("/usr/sbin/sshd");
+            let mut cmd = match sandbox {
+                Some(s) => s.command("/usr/sbin/sshd"),
+                None => Command::new("/usr/sbin/sshd"),
+            };
             cmd.arg("-D")
                 .arg("-f")
                 .arg(&config)
@@ -146,6 +168,7 @@ impl Sshd {
                     break;
                 }
                 if text.contains(&listening) {
+                    let inner = sandbox.and_then(|_| children(child.id()).first().copied());
                     return Sshd {
                         child,
                         port,
@@ -153,6 +176,7 @@ impl Sshd {
                         log_path,
                         client_key,
                         sessions: Arc::default(),
+                        inner,
                     };
                 }
                 if Instant::now() >= deadline {
@@ -171,6 +195,11 @@ impl Sshd {
         }
         let _ = fs::remove_dir_all(&dir);
         panic!("sshd failed to start: {last_log}");
+    }
+
+    /// Its directory (host key, client key, `authorized_keys`, config and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The port sshd listens on (on 127.0.0.1).
@@ -417,6 +446,9 @@ impl Drop for Sshd {
             if id != NO_SESSION && Some(id) != own {
                 kill_session(id);
             }
+        }
+        if let Some(inner) = self.inner {
+            signal(inner, Signal::TERM);
         }
         signal(self.child.id(), Signal::TERM);
         if wait_child(&mut self.child, Duration::from_secs(5)).is_none() {

@@ -20,6 +20,9 @@ pub(super) struct State {
     pub(super) warning_action: ActionPreference,
     pub(super) output: Option<OutputFormat>,
     pub(super) filter: crate::filter::Filter,
+    pub(super) classes: Option<Vec<wms_core::SessionClass>>,
+    pub(super) sort: Option<&'static str>,
+    pub(super) descending: bool,
 }
 
 impl State {
@@ -39,6 +42,9 @@ impl State {
             warning_action: ActionPreference::default(),
             output: None,
             filter: crate::filter::Filter::default(),
+            classes: None,
+            sort: None,
+            descending: false,
         }
     }
 
@@ -50,6 +56,7 @@ impl State {
             Param::Confirm => self.confirm = Some(on),
             Param::Verbose => self.verbose = on,
             Param::Debug => self.debug = on,
+            Param::SortDescending => self.descending = on,
             _ => unreachable!("{param:?} is not a switch"),
         }
     }
@@ -75,6 +82,18 @@ impl State {
             Param::Server => self.server = Some(text.to_string()),
             Param::Message => self.message = Some(check_message(verb, text)?),
             Param::OutputFormat => self.output = Some(parse_output_format(verb, text)?),
+            Param::Class => {
+                let classes = crate::view::parse_classes(&[text.to_string()]).map_err(|e| {
+                    BindError::binding(verb, format!("Cannot bind parameter 'SessionClass': {e}."))
+                })?;
+                self.classes = Some(classes);
+            }
+            Param::Sort => {
+                let key = crate::view::parse_sort(text).map_err(|e| {
+                    BindError::binding(verb, format!("Cannot bind parameter 'Sort': {e}."))
+                })?;
+                self.sort = Some(key);
+            }
             Param::ErrorAction => self.error_action = parse_preference(verb, name, text)?,
             Param::WarningAction => self.warning_action = parse_preference(verb, name, text)?,
             Param::UserName if null || empty_array => {}
@@ -113,6 +132,9 @@ impl State {
             warning_action: self.warning_action,
             output: self.output,
             filter: self.filter,
+            classes: self.classes,
+            sort: self.sort,
+            descending: self.descending,
         }
     }
 }
@@ -353,6 +375,9 @@ mod tests {
                 warning_action: ActionPreference::Continue,
                 output: None,
                 filter: crate::filter::Filter::default(),
+                classes: None,
+                sort: None,
+                descending: false,
             }
         );
     }
@@ -406,8 +431,40 @@ mod tests {
                 warning_action: ActionPreference::SilentlyContinue,
                 output: Some(OutputFormat::Json),
                 filter: crate::filter::Filter::default(),
+                classes: None,
+                sort: None,
+                descending: false,
             }
         );
+    }
+
+    #[test]
+    fn get_takes_a_class_filter_and_a_sort() {
+        let inv = ok(
+            Verb::Get,
+            &[
+                "-SessionClass",
+                "manager,Background",
+                "-Sort",
+                "cpuseconds",
+                "-SortDescending",
+            ],
+        );
+        assert_eq!(
+            inv.classes,
+            Some(vec![
+                wms_core::SessionClass::Background,
+                wms_core::SessionClass::Manager
+            ])
+        );
+        assert_eq!(inv.sort, Some("CpuSeconds"));
+        assert!(inv.descending);
+        let e = binding_err(Verb::Get, &["-SessionClass", "robots"]);
+        assert!(e.contains("'robots' is not a session class"), "{e}");
+        let e = binding_err(Verb::Get, &["-Sort", "Shoe"]);
+        assert!(e.contains("cannot sort by 'Shoe'"), "{e}");
+        // Only Get-WmsSession has them.
+        assert!(binding_err(Verb::Close, &["3", "-SessionClass", "user"]).contains("SessionClass"));
     }
 
     #[test]

@@ -97,6 +97,12 @@ pub struct Invocation {
     pub output: Option<OutputFormat>,
     /// `-UserName`, `-State`, `-MinimumIdleSeconds`.
     pub filter: crate::filter::Filter,
+    /// Get-WmsSession's `-SessionClass`: the classes to list (`None`: logins only).
+    pub classes: Option<Vec<wms_core::SessionClass>>,
+    /// Get-WmsSession's `-Sort`: the property to sort by.
+    pub sort: Option<&'static str>,
+    /// Get-WmsSession's `-SortDescending`.
+    pub descending: bool,
 }
 
 /// A usage error: the command line does not bind. Nothing may be done when this happens.

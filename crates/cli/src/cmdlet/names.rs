@@ -14,6 +14,9 @@ pub(super) enum Param {
     WhatIf,
     Confirm,
     OutputFormat,
+    Class,
+    Sort,
+    SortDescending,
     Verbose,
     Debug,
     ErrorAction,
@@ -54,12 +57,17 @@ impl Param {
     pub(super) fn value_type(self) -> Option<ValueType> {
         match self {
             Param::SessionId => Some(ValueType::UInt32Array),
-            Param::Server | Param::Message => Some(ValueType::Text),
+            Param::Server | Param::Message | Param::Class | Param::Sort => Some(ValueType::Text),
             Param::OutputFormat => Some(ValueType::OutputFormat),
             Param::ErrorAction | Param::WarningAction => Some(ValueType::Preference),
             Param::UserName | Param::State => Some(ValueType::TextArray),
             Param::IdleSeconds => Some(ValueType::UInt32),
-            Param::All | Param::WhatIf | Param::Confirm | Param::Verbose | Param::Debug => None,
+            Param::All
+            | Param::WhatIf
+            | Param::Confirm
+            | Param::Verbose
+            | Param::Debug
+            | Param::SortDescending => None,
         }
     }
 }
@@ -81,6 +89,7 @@ pub(super) enum Scope {
     /// The state-changing cmdlets (ShouldProcess: -WhatIf, -Confirm).
     Actions,
     LockOnly,
+    GetOnly,
 }
 
 impl Scope {
@@ -89,6 +98,7 @@ impl Scope {
             Scope::Every => true,
             Scope::Actions => verb.changes_state(),
             Scope::LockOnly => verb == Verb::Lock,
+            Scope::GetOnly => verb == Verb::Get,
         }
     }
 }
@@ -178,6 +188,20 @@ pub(super) static PARAMS: &[ParamSpec] = &[
     ),
     spec("UserName", &[], Role::Bind(Param::UserName), Scope::Every),
     spec("State", &[], Role::Bind(Param::State), Scope::Every),
+    // Not -Class: -C must stay -ComputerName's (-Server's) prefix.
+    spec(
+        "SessionClass",
+        &[],
+        Role::Bind(Param::Class),
+        Scope::GetOnly,
+    ),
+    spec("Sort", &[], Role::Bind(Param::Sort), Scope::GetOnly),
+    spec(
+        "SortDescending",
+        &[],
+        Role::Bind(Param::SortDescending),
+        Scope::GetOnly,
+    ),
     spec(
         "IdleSeconds",
         &[],
@@ -356,7 +380,9 @@ mod tests {
     fn prefix_of_a_name_and_its_own_alias_is_not_ambiguous() {
         // "v" is a prefix of both Verbose and its alias vb.
         assert!(ok(Verb::Get, &["-v"]).verbose);
-        // On Get, "C" matches only ComputerName (Get has no -Confirm).
+        // On Get, "Co" and "C" match only ComputerName (Get has no -Confirm, and its
+        // class filter is -SessionClass, so that -C stays -ComputerName's).
+        assert_eq!(ok(Verb::Get, &["-Co", "h"]).server.as_deref(), Some("h"));
         assert_eq!(ok(Verb::Get, &["-C", "h"]).server.as_deref(), Some("h"));
     }
 

@@ -101,6 +101,7 @@ pub fn run(plan: Plan) -> u8 {
                 Ok(b) if plan.verb == Verb::Get => match rt.block_on(b.sessions()) {
                     Ok(sessions) => select(
                         labelled(sessions, b, &job.server),
+                        &plan.view,
                         &job.selection,
                         &plan.filter,
                         &job.server,
@@ -158,6 +159,7 @@ pub fn run(plan: Plan) -> u8 {
                 Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
                 Ok(Done::Sessions(s)) => select(
                     s,
+                    &plan.view,
                     &job.selection,
                     &plan.filter,
                     &job.server,
@@ -169,6 +171,7 @@ pub fn run(plan: Plan) -> u8 {
         }
     }
     if plan.verb == Verb::Get && !rep.stdout_closed {
+        plan.view.sort(&mut listed);
         let format = plan.output.unwrap_or(OutputFormat::List);
         // Nothing printed would look like a hang or a failure on a terminal; a pipe gets
         // nothing, as a reader of JSON lines expects.
@@ -210,9 +213,10 @@ async fn narrow(
     }
     let sessions = backend.sessions().await?;
     let ids: Vec<_> = match sel {
+        // As -All alone: logins only, never service managers or background sessions.
         Selection::All => sessions
             .iter()
-            .filter(|s| filter.matches(s))
+            .filter(|s| filter.matches(s) && s.class.is_none_or(|c| c.is_login()))
             .map(|s| s.session_id)
             .collect(),
         // An ID that names no session stays, to be reported as not found.
@@ -231,6 +235,7 @@ async fn narrow(
 /// none.
 fn select(
     sessions: Vec<Session>,
+    view: &crate::view::View,
     sel: &Selection,
     filter: &Filter,
     computer: &str,
@@ -238,7 +243,13 @@ fn select(
     listed: &mut Vec<Session>,
 ) {
     match sel {
-        Selection::All => listed.extend(sessions.into_iter().filter(|s| filter.matches(s))),
+        // Listing every session shows the classes asked for; one named by ID is shown
+        // whatever its class.
+        Selection::All => listed.extend(
+            sessions
+                .into_iter()
+                .filter(|s| view.shows(s) && filter.matches(s)),
+        ),
         Selection::Ids(ids) => {
             for id in unique_ids(ids) {
                 match sessions.iter().find(|s| s.session_id == id) {
@@ -249,6 +260,7 @@ fn select(
                             computer_name: computer.to_string(),
                             session_id: id,
                             user_name: None,
+                            class: None,
                             outcome: Outcome::NotFound,
                         },
                         false,

@@ -69,6 +69,8 @@ fn stat(pid: i32, comm: &str) -> Stat {
         tty_nr: 0,
         tpgid: -1,
         start_time: 1000 + pid as u64,
+        cpu_ticks: 0,
+        rss_pages: 0,
     }
 }
 
