@@ -135,9 +135,8 @@ fn listing_while_processes_come_and_go_never_fails() {
         0,
         "i=0; while [ $i -lt 100000 ]; do /bin/true & /bin/true & wait; i=$((i+1)); done",
     );
-    let end = Instant::now() + Duration::from_secs(3);
-    let mut runs = 0;
-    while Instant::now() < end {
+    // Five listings while it churns, however long they take on a busy machine.
+    for _ in 0..5 {
         let out = wms(&["session", "list", "-o", "json"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         for line in stdout(&out).lines() {
@@ -145,9 +144,7 @@ fn listing_while_processes_come_and_go_never_fails() {
                 serde_json::from_str(line).expect("valid JSON while churning");
             assert!(v["ProcessCount"].as_u64().unwrap() >= 1, "{v}");
         }
-        runs += 1;
     }
-    assert!(runs >= 5);
     let out = wms(&["session", "close", &id.to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(session_pids(id).is_empty());

@@ -191,7 +191,7 @@ fn a_table_fits_80_columns_and_wide_shows_everything() {
         "{text}"
     );
     assert!(
-        text.contains("wmst-plain") && text.contains("pts/"),
+        text.contains("wmst-plain") && text.contains("127.0.0.1"),
         "{text}"
     );
     let out = wms(&["Get-WmsSession", &id, "-OutputFormat", "Wide"]);

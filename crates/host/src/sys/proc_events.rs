@@ -230,11 +230,15 @@ impl ProcEvents {
             Some(netlink::CONNECTOR),
         )?;
         // Room for a burst of forks between two reads (an overflow only costs a new start);
-        // root may exceed rmem_max.
-        let size = buffer;
-        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&fd, size).is_err() {
-            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, size);
-        }
+        // root may exceed rmem_max. Until the kernel has acknowledged the subscription the
+        // buffer is at least 1 MiB, so that on a busy host the acknowledgement is not
+        // crowded out by the events that come before it.
+        let set_buffer = |fd: &OwnedFd, size: usize| {
+            if rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, size).is_err() {
+                let _ = rustix::net::sockopt::set_socket_recv_buffer_size(fd, size);
+            }
+        };
+        set_buffer(&fd, buffer.max(1 << 20));
         // Before any event can be queued: threads' events never are.
         if let Err(e) = attach_process_filter(&fd) {
             tracing::debug!(error = %e, "no socket filter: threads' process events are dropped here instead");
@@ -250,6 +254,9 @@ impl ProcEvents {
         // send all).
         if let Some(f) = filter {
             ev.control(PROC_CN_MCAST_LISTEN, Some(f), ack.wrapping_add(2))?;
+        }
+        if buffer < 1 << 20 {
+            set_buffer(&ev.fd, buffer);
         }
         Ok(ev)
     }
@@ -291,7 +298,12 @@ impl ProcEvents {
         let end = Instant::now() + Duration::from_millis(250);
         let mut buf = vec![0u8; 8192];
         loop {
-            match self.recv(&mut buf)? {
+            let got = match self.recv(&mut buf) {
+                // Events overflowed the buffer before the answer: it may still come.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => continue,
+                got => got?,
+            };
+            match got {
                 Some(n) => {
                     for e in messages(&buf[..n]) {
                         if let Event::Ack { ack: a, err } = e {
