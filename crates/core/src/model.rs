@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A kernel audit session ID (`/proc/PID/sessionid`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct SessionId(pub u32);
 
@@ -266,7 +268,7 @@ impl Verb {
 
 /// A session as Get-WmsSession returns it. Properties that this host cannot know for a
 /// session are `None` and left out of the output, never filled with a constant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Session {
     pub session_id: SessionId,
@@ -426,32 +428,14 @@ mod tests {
             state: Some(SessionState::RemoteConnection),
             user_name: "alice".into(),
             domain_name: "example.org".into(),
-            is_admin: false,
             station_id: Some(0),
             computer_name: "host1.example.org".into(),
             client_name: Some("10.0.0.5".into()),
-            class: None,
-            session_type: None,
-            tty: None,
-            seat: None,
-            vt_nr: None,
-            display: None,
-            remote: None,
-            remote_host: None,
             service: Some("sshd".into()),
-            logon_time: None,
-            idle_seconds: None,
-            idle_hint: None,
             process_count: 4,
             leader_pid: Some(Pid(100)),
-            cpu_seconds: None,
-            memory_bytes: None,
-            is_locked: false,
-            lock_message: None,
-            locked_hint: None,
-            source: None,
-            server: None,
             uid: Uid(1000),
+            ..Default::default()
         }
     }
 
