@@ -13,6 +13,8 @@
 //! unpacks a fresh copy in seconds instead of bootstrapping again. Runs as root (chroot,
 //! mounts in a private mount namespace that ends with the command).
 
+mod common;
+use common::{run, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -26,22 +28,6 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
 }
 
 /// The package to install: `$WMS_DEB`, or one built now with scripts/deb.

@@ -2,8 +2,10 @@
 //! completions load in bash (with bash-completion), zsh and fish and complete the real
 //! subcommands, for both binaries.
 
+mod common;
+use common::{run, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// The pages and completions, generated once into a fresh directory.
@@ -23,21 +25,6 @@ fn generated() -> &'static Path {
         );
         dir
     })
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
 }
 
 /// `man --warnings -l PAGE`, rendered 80 columns wide.

@@ -132,48 +132,56 @@ pub fn shared_binary(path: &str) -> PathBuf {
         return copy.clone();
     }
 
+    let dest = {
+        let _guard = GlobalLock::acquire();
+        let dest = copy_by_identity(path, &tmp_root());
+        // Mark the entry as in use, then drop entries nobody used for a long time.
+        if let Some(d) = dest.parent().and_then(|d| File::open(d).ok()) {
+            let _ = d.set_modified(SystemTime::now());
+        }
+        prune_stale(&["bin-", "cfg-", "sshd-"]);
+        dest
+    };
+    lock(done).insert(path.to_string(), dest.clone());
+    dest
+}
+
+/// A copy of the program at `path` in `root`, mode 0755, in a directory named by the
+/// file's identity (device, inode, size, modification time), made once per build of the
+/// program. The caller holds the kit's [`GlobalLock`].
+pub(crate) fn copy_by_identity(path: &str, root: &Path) -> PathBuf {
     let src = Path::new(path);
     let meta = fs::metadata(src).unwrap_or_else(|e| panic!("stat {path}: {e}"));
     assert!(meta.is_file(), "{path} is not a file");
     let file_name = src
         .file_name()
         .unwrap_or_else(|| panic!("{path} has no file name"));
-    let key = format!(
+    let dir = root.join(format!(
         "bin-{:x}-{:x}-{:x}-{:x}.{:09}",
         meta.dev(),
         meta.ino(),
         meta.size(),
         meta.mtime(),
         meta.mtime_nsec()
-    );
-    let root = tmp_root();
-    let dir = root.join(key);
+    ));
     let dest = dir.join(file_name);
-    {
-        let _guard = GlobalLock::acquire();
-        if !dest.exists() {
-            match fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => panic!("mkdir {}: {e}", dir.display()),
-            }
-            chmod(&dir, 0o755);
-            let tmp = dir.join(format!(
-                ".{}.tmp-{}",
-                file_name.to_string_lossy(),
-                std::process::id()
-            ));
-            fs::copy(src, &tmp).unwrap_or_else(|e| panic!("copy {path} to {}: {e}", tmp.display()));
-            chmod(&tmp, 0o755);
-            fs::rename(&tmp, &dest).unwrap_or_else(|e| panic!("rename {}: {e}", tmp.display()));
+    if !dest.exists() {
+        match fs::create_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("mkdir {}: {e}", dir.display()),
         }
-        // Mark the entry as in use, then drop entries nobody used for a long time.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.set_modified(SystemTime::now());
-        }
-        prune_stale(&["bin-", "cfg-", "sshd-"]);
+        chmod(root, 0o755);
+        chmod(&dir, 0o755);
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        fs::copy(src, &tmp).unwrap_or_else(|e| panic!("copy {path} to {}: {e}", tmp.display()));
+        chmod(&tmp, 0o755);
+        fs::rename(&tmp, &dest).unwrap_or_else(|e| panic!("rename {}: {e}", tmp.display()));
     }
-    lock(done).insert(path.to_string(), dest.clone());
     dest
 }
 

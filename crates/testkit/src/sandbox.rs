@@ -134,26 +134,6 @@ pub fn children(pid: u32) -> Vec<u32> {
 /// sandbox, and test users, can run it: one copy per build of the program (named by its
 /// file's identity, as [`shared_binary`] names its copies), made under the kit's lock.
 pub fn sandbox_binary(path: &str) -> PathBuf {
-    let src = Path::new(path);
-    let meta = fs::metadata(src).unwrap_or_else(|e| panic!("stat {path}: {e}"));
-    let dir = Path::new(SHARED_ROOT).join(format!(
-        "bin-{:x}-{:x}-{:x}-{:x}.{:09}",
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec()
-    ));
-    let dest = dir.join(src.file_name().expect("a file name"));
     let _guard = GlobalLock::acquire();
-    if !dest.exists() {
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        chmod(Path::new(SHARED_ROOT), 0o755);
-        chmod(&dir, 0o755);
-        let tmp = dir.join(".copy");
-        fs::copy(src, &tmp).unwrap_or_else(|e| panic!("copy {path}: {e}"));
-        chmod(&tmp, 0o755);
-        fs::rename(&tmp, &dest).unwrap_or_else(|e| panic!("rename {}: {e}", dest.display()));
-    }
-    dest
+    copy_by_identity(path, Path::new(SHARED_ROOT))
 }

@@ -101,10 +101,8 @@ pub fn run(plan: Plan) -> u8 {
                 Ok(b) if plan.verb == Verb::Get => match rt.block_on(b.sessions()) {
                     Ok(sessions) => select(
                         labelled(sessions, b, &job.server),
-                        &plan.view,
-                        &job.selection,
-                        &plan.filter,
-                        &job.server,
+                        &plan,
+                        job,
                         &mut rep,
                         &mut listed,
                     ),
@@ -157,15 +155,7 @@ pub fn run(plan: Plan) -> u8 {
             }
             match out {
                 Err(e) => rep.error_line(&e.to_string(), "InvalidOperationException"),
-                Ok(Done::Sessions(s)) => select(
-                    s,
-                    &plan.view,
-                    &job.selection,
-                    &plan.filter,
-                    &job.server,
-                    &mut rep,
-                    &mut listed,
-                ),
+                Ok(Done::Sessions(s)) => select(s, &plan, job, &mut rep, &mut listed),
                 Ok(Done::Results(r)) => rep.all(r),
             }
         }
@@ -216,7 +206,7 @@ async fn narrow(
         // As -All alone: logins only, never service managers or background sessions.
         Selection::All => sessions
             .iter()
-            .filter(|s| filter.matches(s) && s.class.is_none_or(|c| c.is_login()))
+            .filter(|s| filter.matches(s) && s.is_login())
             .map(|s| s.session_id)
             .collect(),
         // An ID that names no session stays, to be reported as not found.
@@ -235,14 +225,13 @@ async fn narrow(
 /// none.
 fn select(
     sessions: Vec<Session>,
-    view: &crate::view::View,
-    sel: &Selection,
-    filter: &Filter,
-    computer: &str,
+    plan: &Plan,
+    job: &Job,
     rep: &mut Reporter,
     listed: &mut Vec<Session>,
 ) {
-    match sel {
+    let (view, filter) = (&plan.view, &plan.filter);
+    match &job.selection {
         // Listing every session shows the classes asked for; one named by ID is shown
         // whatever its class.
         Selection::All => listed.extend(
@@ -257,7 +246,7 @@ fn select(
                     Some(_) => {}
                     None => rep.result(
                         &TargetResult {
-                            computer_name: computer.to_string(),
+                            computer_name: job.server.clone(),
                             session_id: id,
                             user_name: None,
                             class: None,
