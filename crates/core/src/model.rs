@@ -249,6 +249,15 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// Every verb, in the order the documentation lists them.
+    pub const ALL: [Verb; 5] = [
+        Verb::Get,
+        Verb::Close,
+        Verb::Disconnect,
+        Verb::Lock,
+        Verb::Unlock,
+    ];
+
     /// The MultiPoint cmdlet name, used in what-if lines, prompts and error prefixes.
     pub fn cmdlet(self) -> &'static str {
         match self {

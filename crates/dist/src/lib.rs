@@ -20,6 +20,18 @@ pub fn commands() -> Vec<clap::Command> {
     ]
 }
 
+/// `wms` as the shells complete it: its subcommands and the cmdlet names
+/// (`wms Close-<Tab>`), which the parser takes as external subcommands and binds by
+/// PowerShell's rules, so clap knows no parameters of theirs to offer.
+fn with_cmdlet_names(cmd: clap::Command) -> clap::Command {
+    wms_core::Verb::ALL.iter().fold(cmd, |cmd, verb| {
+        cmd.subcommand(
+            clap::Command::new(verb.cmdlet())
+                .about("The MultiPoint cmdlet spelling (e.g. -SessionId 3,4 -WhatIf)"),
+        )
+    })
+}
+
 /// What was written, for the caller to report.
 #[derive(Debug, Default)]
 pub struct Written {
@@ -41,8 +53,13 @@ pub fn write_all(out: &Path) -> io::Result<Written> {
         // named as clap names it in usage lines.
         clap_mangen::generate_to(cmd.clone(), &man)?;
         let name = cmd.get_name().to_string();
+        let completed = if name == "wms" {
+            with_cmdlet_names(cmd)
+        } else {
+            cmd
+        };
         for shell in SHELLS {
-            let mut cmd = cmd.clone();
+            let mut cmd = completed.clone();
             written.completions.push(clap_complete::generate_to(
                 shell,
                 &mut cmd,

@@ -192,6 +192,8 @@ fn the_package_installs_and_works_on_a_fresh_debian_12() {
     );
     let page = root.ok("MANPAGER=cat MANWIDTH=80 man wmsd");
     assert!(page.contains("check-config"), "{page}");
+    // Installed compressed, as Debian's policy has them.
+    root.ok("test -f /usr/share/man/man1/wms-session-close.1.gz");
 
     // The completions where bash-completion, zsh and fish look for them.
     for file in [

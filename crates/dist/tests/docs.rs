@@ -133,6 +133,8 @@ fn bash_completion_loads_and_completes() {
     assert_eq!(out.trim(), "close", "{out}");
     let out = bash_complete(&completion("wms.bash"), &["wms", "session", "list", "--st"]);
     assert!(out.contains("--state"), "{out}");
+    let out = bash_complete(&completion("wms.bash"), &["wms", "Close-"]);
+    assert_eq!(out.trim(), "Close-WmsSession", "{out}");
     let out = bash_complete(&completion("wmsd.bash"), &["wmsd", "to"]);
     assert_eq!(out.trim(), "token", "{out}");
 }
