@@ -356,6 +356,25 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, oldest: Option
     s.source = Some(SessionSource::Logind);
 }
 
+/// Lays over xrdp's session `s` whether an RDP client is connected now: `conns` are the
+/// xrdp processes serving it (see [`crate::xrdp::connections`]), `None` when that could
+/// not be read (the state is then not known). An xrdp desktop is remote whether or not a
+/// client is connected, like an ssh session whose connection has gone.
+pub(crate) fn lay_xrdp_over(s: &mut Session, conns: Option<&[crate::xrdp::Connection]>) {
+    s.station_id = Some(0);
+    s.remote = Some(true);
+    s.seat = None;
+    s.vt_nr = None;
+    let client = conns.and_then(|c| c.iter().find_map(|c| c.client.clone()));
+    s.state = match conns {
+        Some([]) => Some(SessionState::Disconnected),
+        Some(_) => Some(SessionState::RemoteConnection),
+        None => None,
+    };
+    s.client_name = client.clone();
+    s.remote_host = client;
+}
+
 /// Whether `p`, the oldest process of a session, opened it: its parent is outside the
 /// session, and that parent is not a namespace's init that adopted it after its own
 /// parent died (unless it is a login service init starts: `login`, `systemd --user`).
@@ -390,6 +409,7 @@ fn class_and_type(
             (Some(C::Background), Some(T::Unspecified))
         }
         Some("gdm" | "lightdm" | "sddm") => (Some(C::User), None),
+        Some(crate::xrdp::SERVICE) => (Some(C::User), Some(T::X11)),
         _ => (None, None),
     }
 }
@@ -406,7 +426,7 @@ fn is_localhost_name(host: &str) -> bool {
 
 /// The services wms names, as the static names [`Remembered`] holds.
 fn known_service(name: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 15] = [
         "sshd",
         "login",
         "gdm",
@@ -421,6 +441,7 @@ fn known_service(name: &str) -> Option<&'static str> {
         "runuser",
         "runuser-l",
         "gdm-password",
+        crate::xrdp::SERVICE,
     ];
     KNOWN.into_iter().find(|k| *k == name)
 }
@@ -440,6 +461,7 @@ fn service_of(leader: &SessionProcess) -> Option<&'static str> {
         "cron" | "CRON" => "cron",
         "atd" => "atd",
         "sudo" => "sudo",
+        crate::xrdp::SERVICE => crate::xrdp::SERVICE,
         "systemd" => "systemd-user",
         "su" | "runuser" => {
             let login = procfs::cmdline(leader.stat.pid).is_some_and(|args| {

@@ -374,7 +374,7 @@ impl Host {
         );
         let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
         let mut builder = discover::Builder::new(&self.config, &self.names, &mut memory);
-        let built: Vec<Session> = sessions
+        let mut built: Vec<Session> = sessions
             .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
@@ -394,6 +394,13 @@ impl Host {
             })
             .collect();
         drop(builder);
+        lay_xrdp_over(&mut built, |id| {
+            sessions
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, procs)| procs.iter().map(|p| p.stat.pid).collect())
+                .unwrap_or_default()
+        });
         {
             let mut from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
             for (id, procs) in &sessions {
@@ -421,6 +428,7 @@ impl Host {
                 .map(|s| from.get(&s.session_id).cloned())
                 .collect()
         };
+        let sessions_ids: Vec<SessionId> = sessions.iter().map(|s| s.session_id).collect();
         let usage = par_chunks(&from, 64, |chunk| {
             chunk
                 .iter()
@@ -443,6 +451,15 @@ impl Host {
                 discover::lay_logind_over(s, l, oldest);
             }
         }
+        // An RDP client comes and goes without a process event in its session.
+        lay_xrdp_over(sessions, |id| {
+            from.iter()
+                .zip(sessions_ids.iter())
+                .find(|(_, i)| **i == id)
+                .and_then(|(keys, _)| keys.as_ref())
+                .map(|keys| keys.iter().map(|k| k.pid).collect())
+                .unwrap_or_default()
+        });
     }
 
     /// Closes (logs off) `session`: see [`crate::close`].
@@ -503,5 +520,31 @@ impl Host {
             Ok(_) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),
         }
+    }
+}
+
+/// Lays over xrdp's sessions among `sessions` whether an RDP client is connected now (see
+/// [`crate::xrdp`]); `pids_of` gives a session's processes. The sockets are read once, and
+/// only when there is such a session.
+fn lay_xrdp_over(sessions: &mut [Session], pids_of: impl Fn(SessionId) -> Vec<Pid>) {
+    let is_xrdp = |s: &Session| s.service.as_deref() == Some(crate::xrdp::SERVICE);
+    let xrdp: Vec<(SessionId, Vec<Pid>)> = sessions
+        .iter()
+        .filter(|s| is_xrdp(s))
+        .map(|s| (s.session_id, pids_of(s.session_id)))
+        .collect();
+    if xrdp.is_empty() {
+        return;
+    }
+    let conns = crate::xrdp::connections(&xrdp);
+    if let Err(e) = &conns {
+        tracing::debug!(error = %e, "which xrdp sessions have a client is not known");
+    }
+    for s in sessions.iter_mut().filter(|s| is_xrdp(s)) {
+        let now = conns
+            .as_ref()
+            .ok()
+            .map(|c| c.get(&s.session_id).map(Vec::as_slice).unwrap_or(&[]));
+        discover::lay_xrdp_over(s, now);
     }
 }

@@ -36,6 +36,7 @@ mod procfs;
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;
+mod xrdp;
 
 pub use config::{Config, ConfigError, MetricsReaders, SourceMode};
 pub use engine::{Host, PlannedAction, PlannedTarget};

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("identity", 2),
     ("peer", 2),
     ("logins", 2),
+    ("xrdp", 2),
     ("process", 3),
     ("discover", 4),
     ("close", 4),
