@@ -51,6 +51,7 @@ mod sandbox;
 mod sessions;
 mod sshd;
 mod users;
+mod xrdp;
 
 pub use files::*;
 use output::*;
@@ -59,6 +60,7 @@ pub use sandbox::*;
 pub use sessions::*;
 pub use sshd::*;
 pub use users::*;
+pub use xrdp::*;
 
 /// The machine-wide lock file serialising user creation and the binary cache.
 pub const LOCK_PATH: &str = "/run/wms-testkit.lock";

@@ -1,0 +1,124 @@
+//! RDP desktops through a real xrdp (with xorgxrdp) and the real client xfreerdp: listed as
+//! x11 sessions, RemoteConnection with the client's address while it is connected;
+//! Disconnect ends the client's connection and keeps the desktop, which xrdp gives back at
+//! the next login; Close ends every process of the desktop, its X server included.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use wms_testkit::{ensure_user, set_rdp_password, RdpDesktop, XrdpServer};
+
+/// The user these tests log in over RDP (only they use it, one server at a time).
+fn rdp_user() -> TestUser {
+    let u = ensure_user("wmst-rdp", &[]);
+    set_rdp_password(&u);
+    u
+}
+
+/// The X windows named `name` on `desk`'s display, asked of its X server as the user.
+fn windows(user: &TestUser, desk: &RdpDesktop, name: &str) -> Vec<String> {
+    let out = Command::new("runuser")
+        .args(["-u", &user.name, "--", "env"])
+        .arg(format!("DISPLAY={}", desk.display))
+        .arg(format!("XAUTHORITY=/home/{}/.Xauthority", user.name))
+        .args(["xdotool", "search", "--name", &format!("^{name}$")])
+        .output()
+        .expect("run xdotool");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until `f` holds (within 20 s).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < end, "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[test]
+fn an_rdp_desktop_is_listed_disconnected_and_given_back() {
+    let user = rdp_user();
+    let server = XrdpServer::start();
+    let (mut client, desk) = server.connect(&user);
+    let id = desk.session_id;
+
+    let listed = session(id).expect("the desktop is listed");
+    assert_eq!(listed["State"], "RemoteConnection", "{listed}");
+    assert_eq!(listed["Type"], "x11", "{listed}");
+    assert_eq!(listed["ClientName"], "127.0.0.1", "{listed}");
+    // DISPLAY-PENDING assert_eq!(listed["Display"], desk.display.as_str(), "{listed}");
+    assert_eq!(listed["Service"], "xrdp-sesman", "{listed}");
+    assert_eq!(listed["UserName"], "wmst-rdp", "{listed}");
+
+    let mut before = Vec::new();
+    eventually("the desktop's window is up", || {
+        before = windows(&user, &desk, "xlogo");
+        !before.is_empty()
+    });
+
+    let out = wms(&["session", "disconnect", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        client.wait_exit(Duration::from_secs(20)).is_some(),
+        "xfreerdp is still connected:\n{}",
+        client.output()
+    );
+    let listed = session(id).expect("the desktop is still listed");
+    assert_eq!(listed["State"], "Disconnected", "{listed}");
+    assert!(listed.get("ClientName").is_none(), "{listed}");
+    assert!(alive(desk.xorg_pid), "the X server ended");
+    assert_eq!(
+        windows(&user, &desk, "xlogo"),
+        before,
+        "the window opened before is gone"
+    );
+    // Disconnecting again finds nothing to end.
+    let out = wms(&["session", "disconnect", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The same user logs in again: xrdp gives back the same desktop.
+    let (_client, again) = server.connect(&user);
+    assert_eq!(again, desk, "another desktop was given");
+    let listed = session(id).expect("the desktop is listed");
+    assert_eq!(listed["State"], "RemoteConnection", "{listed}");
+    assert_eq!(listed["ClientName"], "127.0.0.1", "{listed}");
+    assert_eq!(windows(&user, &desk, "xlogo"), before);
+}
+
+#[test]
+fn closing_an_rdp_desktop_leaves_no_process() {
+    let user = rdp_user();
+    let server = XrdpServer::start();
+    let (mut client, desk) = server.connect(&user);
+    let id = desk.session_id;
+    let pids = session_pids(id);
+    assert!(pids.contains(&desk.xorg_pid), "Xorg is not in the session");
+
+    let out = wms(&["session", "close", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_gone(id);
+    for p in pids {
+        assert!(!alive(p), "process {p} of the desktop is left");
+    }
+    // With its X server gone, the connection ends too.
+    assert!(
+        client.wait_exit(Duration::from_secs(20)).is_some(),
+        "xfreerdp is still connected"
+    );
+    assert!(session(id).is_none(), "the desktop is still listed");
+}
