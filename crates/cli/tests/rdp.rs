@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wms_testkit::{ensure_user, set_rdp_password, RdpDesktop, XrdpServer};
+use wms_testkit::{ensure_user, served, set_rdp_password, RdpDesktop, XrdpServer};
 
 /// The user these tests log in over RDP (only they use it, one server at a time).
 fn rdp_user() -> TestUser {
@@ -53,8 +53,11 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn an_rdp_desktop_is_listed_disconnected_and_given_back() {
     let user = rdp_user();
+    let other = ensure_user("wmst-rdp2", &[]);
+    set_rdp_password(&other);
     let server = XrdpServer::start();
     let (mut client, desk) = server.connect(&user);
+    let (mut bystander, other_desk) = server.connect(&other);
     let id = desk.session_id;
 
     let listed = session(id).expect("the desktop is listed");
@@ -87,9 +90,22 @@ fn an_rdp_desktop_is_listed_disconnected_and_given_back() {
         before,
         "the window opened before is gone"
     );
-    // Disconnecting again finds nothing to end.
+    // The other user's connection, served by another xrdp process, is untouched.
+    assert!(bystander.try_exit().is_none(), "the other client was cut");
+    let theirs = session(other_desk.session_id).expect("the other desktop is listed");
+    assert_eq!(theirs["State"], "RemoteConnection", "{theirs}");
+
+    // A process of the user's own, named xrdp, connected to the desktop's xrdp_display
+    // socket is no RDP connection: the desktop stays Disconnected, and Disconnect leaves
+    // that process alone.
+    let impostor = impostor(&user, &desk);
+    eventually("the impostor is connected", || served(desk.xorg_pid));
+    let listed = session(id).expect("the desktop is still listed");
+    assert_eq!(listed["State"], "Disconnected", "{listed}");
     let out = wms(&["session", "disconnect", &id.to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(alive(impostor.id()), "a process of the user's was ended");
+    drop(impostor);
 
     // The same user logs in again: xrdp gives back the same desktop.
     let (_client, again) = server.connect(&user);
@@ -98,6 +114,56 @@ fn an_rdp_desktop_is_listed_disconnected_and_given_back() {
     assert_eq!(listed["State"], "RemoteConnection", "{listed}");
     assert_eq!(listed["ClientName"], "127.0.0.1", "{listed}");
     assert_eq!(windows(&user, &desk, "xlogo"), before);
+}
+
+/// A process of `user`'s that names itself `xrdp` and connects to `desk`'s xrdp_display
+/// socket; killed (by PID) when dropped.
+fn impostor(user: &TestUser, desk: &RdpDesktop) -> Impostor {
+    let socket = format!(
+        "/run/xrdp/sockdir/xrdp_display_{}",
+        desk.display.trim_start_matches(':')
+    );
+    let script = format!(
+        "import ctypes, socket, time\n\
+         ctypes.CDLL(None).prctl(15, b'xrdp', 0, 0, 0)\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.connect({socket:?})\n\
+         time.sleep(600)\n"
+    );
+    let child = Command::new("runuser")
+        .args(["-u", &user.name, "--", "/usr/bin/python3", "-c", &script])
+        .spawn()
+        .expect("start the impostor");
+    Impostor(child)
+}
+
+struct Impostor(std::process::Child);
+
+impl Impostor {
+    /// The PID of the process that connects (runuser's child).
+    fn id(&self) -> u32 {
+        let parent = self.0.id();
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let kids = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+                .unwrap_or_default();
+            if let Some(pid) = kids.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                return pid;
+            }
+            assert!(Instant::now() < end, "the impostor did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Impostor {
+    fn drop(&mut self) {
+        let pid = self.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
