@@ -109,7 +109,9 @@ fi
 xsetroot -solid "$background"
 if [ "$monitors" = 2 ]; then
     w=${size%x*}; h=${size#*x}; half=$((w / 2))
-    xrandr --setmonitor wms-left "$half/300x$h/300+0+0" none
+    # The screen's one output goes to the left monitor, so only the two are listed.
+    output=$(xrandr | awk '/ connected/ { print $1; exit }')
+    xrandr --setmonitor wms-left "$half/300x$h/300+0+0" "${output:-none}"
     xrandr --setmonitor wms-right "$((w - half))/300x$h/300+$half+0" none
 fi
 echo "WMS-DESKTOP display=$n xvfb=$xvfb wm=$wmpid"
