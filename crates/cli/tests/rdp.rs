@@ -64,7 +64,7 @@ fn an_rdp_desktop_is_listed_disconnected_and_given_back() {
     assert_eq!(listed["State"], "RemoteConnection", "{listed}");
     assert_eq!(listed["Type"], "x11", "{listed}");
     assert_eq!(listed["ClientName"], "127.0.0.1", "{listed}");
-    // DISPLAY-PENDING assert_eq!(listed["Display"], desk.display.as_str(), "{listed}");
+    assert_eq!(listed["Display"], desk.display.as_str(), "{listed}");
     assert_eq!(listed["Service"], "xrdp-sesman", "{listed}");
     assert_eq!(listed["UserName"], "wmst-rdp", "{listed}");
 

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("disconnect", 4),
     ("lock", 4),
     ("table", 4),
+    ("desktop", 4),
     ("engine", 5),
     ("lib", 6),
 ];
