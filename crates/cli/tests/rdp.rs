@@ -188,3 +188,74 @@ fn closing_an_rdp_desktop_leaves_no_process() {
     );
     assert!(session(id).is_none(), "the desktop is still listed");
 }
+
+/// Session `id` as the agent lists it.
+fn agent_session(agent: &Agent, id: u32) -> Option<serde_json::Value> {
+    let (_, body) = agent.http("GET /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let all: Vec<serde_json::Value> = serde_json::from_str(&body).expect("a JSON listing");
+    all.into_iter()
+        .find(|s| s["SessionId"].as_u64() == Some(u64::from(id)))
+}
+
+#[test]
+fn the_agent_follows_the_rdp_client_and_audits_its_disconnect() {
+    let user = rdp_user();
+    let server = XrdpServer::start();
+    let agent = Agent::unix();
+    let (mut client, desk) = server.connect(&user);
+    let id = desk.session_id;
+    let state = || agent_session(&agent, id).map(|s| s["State"].clone());
+    eventually("the agent lists the client", || {
+        state().is_some_and(|s| s == "RemoteConnection")
+    });
+
+    let body = format!("{{\"verb\":\"disconnect\",\"sessionIds\":[{id}]}}");
+    let (status, reply) = agent.http(&format!(
+        "POST /v1/actions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    assert!(status.contains(" 200 "), "{status} {reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["results"][0]["Outcome"], "Done", "{reply}");
+    assert!(client.wait_exit(Duration::from_secs(20)).is_some());
+    // No process of the session changed: the agent sees the client gone all the same.
+    eventually("the agent lists it Disconnected", || {
+        state().is_some_and(|s| s == "Disconnected")
+    });
+    let audit = agent.audit();
+    let rec = audit
+        .iter()
+        .find(|r| r["verb"] == "Disconnect-WmsSession" && r["phase"] == "outcome")
+        .unwrap_or_else(|| panic!("no audit record: {audit:?}"));
+    assert_eq!(rec["results"][0]["SessionId"], id);
+    assert_eq!(rec["results"][0]["Outcome"], "Done");
+
+    let (_client, again) = server.connect(&user);
+    assert_eq!(again, desk);
+    eventually("the agent lists the client again", || {
+        state().is_some_and(|s| s == "RemoteConnection")
+    });
+}
+
+#[test]
+fn a_plain_user_is_not_told_a_guessed_state() {
+    // The xrdp process serving a desktop is root's: a plain user's wms cannot read which
+    // desktop it serves, and leaves the State out rather than guess.
+    let user = rdp_user();
+    let server = XrdpServer::start();
+    let (_client, desk) = server.connect(&user);
+    let sshd = Sshd::start();
+    let out = wms_as(
+        &sshd,
+        &user,
+        &format!("session list {} -o json", desk.session_id),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let listed: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    assert!(listed.get("State").is_none(), "{listed}");
+    assert_eq!(listed["Type"], "x11", "{listed}");
+    // Root sees it.
+    let listed = session(desk.session_id).expect("listed");
+    assert_eq!(listed["State"], "RemoteConnection", "{listed}");
+}

@@ -54,7 +54,8 @@ pub(crate) fn connections(
     let mut peers: HashMap<u32, SessionId> = HashMap::new();
     for (id, pids) in sessions {
         for pid in pids {
-            for ino in socket_inodes(*pid) {
+            // Another user's processes cannot be read by a plain user: not known then.
+            for ino in socket_inodes_checked(*pid)? {
                 if let Some(peer) = table.get(&ino).and_then(display_peer) {
                     peers.insert(peer, *id);
                 }
