@@ -349,15 +349,56 @@ impl XrdpServer {
 }
 
 /// Whether `xorg`'s X server holds an accepted connection on its `xrdp_display` socket
-/// (`ss` reads the kernel's socket table).
+/// (a connected Unix socket bound to that name, in `/proc/net/unix`).
 pub fn served(xorg: u32) -> bool {
-    let out = Command::new("ss")
-        .args(["-xpH", "state", "established"])
-        .output()
-        .expect("run ss");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.contains("xrdp_display_") && l.contains(&format!("pid={xorg},")))
+    let held = socket_inodes(xorg);
+    let table = fs::read_to_string(format!("/proc/{xorg}/net/unix")).unwrap_or_default();
+    // Num RefCount Protocol Flags Type St Inode Path; St 03 is connected.
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 8
+            && f[5] == "03"
+            && f[7]
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("xrdp_display_"))
+            && f[6].parse().is_ok_and(|ino: u64| held.contains(&ino))
+    })
+}
+
+/// The inodes of the sockets process `pid` holds.
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| fs::read_link(e.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_str()?;
+                    l.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether process `pid` listens on TCP `port` (`/proc/PID/net/tcp{,6}`).
+fn listens(pid: u32, port: u16) -> bool {
+    let held = socket_inodes(pid);
+    ["tcp", "tcp6"].iter().any(|t| {
+        let table = fs::read_to_string(format!("/proc/{pid}/net/{t}")).unwrap_or_default();
+        // sl local_address rem_address st ... inode (the tenth field); st 0A is LISTEN.
+        table.lines().skip(1).any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 10
+                && f[3] == "0A"
+                && f[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+                && f[9].parse().is_ok_and(|ino: u64| held.contains(&ino))
+        })
+    })
 }
 
 /// Whether a sibling of `pid` (a child of its parent) is named `name`.
@@ -433,20 +474,11 @@ fn wait_listening(child: &mut Child, port: u16, out: &Path) {
 /// Whether `child` listens on TCP `port` within 10 s (false if it exits first).
 fn wait_listening_soft(child: &mut Child, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let pattern = format!(":{port} ");
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        let out = Command::new("ss")
-            .args(["-ltnpH"])
-            .output()
-            .expect("run ss");
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text
-            .lines()
-            .any(|l| l.contains(&pattern) && l.contains(&format!("pid={},", child.id())))
-        {
+        if listens(child.id(), port) {
             return true;
         }
         thread::sleep(Duration::from_millis(50));
