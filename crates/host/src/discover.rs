@@ -678,6 +678,42 @@ mod tests {
     }
 
     #[test]
+    fn an_xrdp_desktop_is_remote_whether_or_not_a_client_is_connected() {
+        let config = test_config();
+        let names = HostNames::from_names("lab1", "lab1.example");
+        let mut memory = SessionMemory::default();
+        let mut b = Builder::new(&config, &names, &mut memory);
+        let procs = [
+            proc(9, 40, LISTENER, "xrdp-sesman", 1),
+            proc(9, 41, 40, "Xorg", 2),
+            proc(9, 42, 40, "openbox", 3),
+        ];
+        let built = b.build(SessionId(9), &procs, None);
+        assert_eq!(built.service.as_deref(), Some("xrdp-sesman"));
+        assert_eq!(built.class, Some(SessionClass::User));
+        assert_eq!(built.leader_pid, Some(Pid(40)));
+        let serving = crate::xrdp::Connection {
+            pid: Pid(99),
+            start_time: 7,
+            client: Some("10.0.0.7".into()),
+        };
+        let mut s = built.clone();
+        lay_xrdp_over(&mut s, Some(std::slice::from_ref(&serving)));
+        assert_eq!(s.state, Some(SessionState::RemoteConnection));
+        assert_eq!(s.client_name.as_deref(), Some("10.0.0.7"));
+        assert_eq!(s.remote_host.as_deref(), Some("10.0.0.7"));
+        assert_eq!((s.remote, s.station_id), (Some(true), Some(0)));
+        let mut s = built.clone();
+        lay_xrdp_over(&mut s, Some(&[]));
+        assert_eq!(s.state, Some(SessionState::Disconnected));
+        assert_eq!((s.client_name, s.remote), (None, Some(true)));
+        // Not known (xrdp's processes could not be read): no state is guessed.
+        let mut s = built;
+        lay_xrdp_over(&mut s, None);
+        assert_eq!((s.state, s.client_name), (None, None));
+    }
+
+    #[test]
     fn leader_and_logon_time_never_move_to_a_survivor() {
         let config = test_config();
         let names = HostNames::from_names("lab1", "lab1.example");
