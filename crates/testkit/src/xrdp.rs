@@ -89,7 +89,8 @@ pub struct XrdpServer {
     xrdp: Child,
     port: u16,
     dir: PathBuf,
-    sessions: Mutex<Vec<u32>>,
+    /// The desktops opened through it: session id, display number, owner.
+    sessions: Mutex<Vec<(u32, u32, u32)>>,
     _lock: File,
 }
 
@@ -302,10 +303,12 @@ impl XrdpServer {
             if session_id == NO_SESSION {
                 return None;
             }
+            let number: u32 = display.trim_start_matches(':').parse().ok()?;
             let mut ids = lock(&self.sessions);
-            if !ids.contains(&session_id) {
-                ids.push(session_id);
+            if !ids.iter().any(|(id, _, _)| *id == session_id) {
+                ids.push((session_id, number, user.uid));
             }
+            drop(ids);
             return Some(RdpDesktop {
                 session_id,
                 display,
@@ -486,10 +489,52 @@ fn wait_listening_soft(child: &mut Child, port: u16) -> bool {
     false
 }
 
+/// Removes what a desktop's X server (display `number`, run by `uid`) left behind when
+/// killed: its X socket and lock file and xorgxrdp's sockets, each only if that user owns
+/// it and no live process holds the lock.
+fn remove_display_files(number: u32, uid: u32) {
+    let lock_file = PathBuf::from(format!("/tmp/.X{number}-lock"));
+    if let Ok(text) = fs::read_to_string(&lock_file) {
+        if text.trim().parse::<u32>().is_ok_and(is_live) {
+            return;
+        }
+    }
+    let mut paths = vec![
+        lock_file,
+        PathBuf::from(format!("/tmp/.X11-unix/X{number}")),
+    ];
+    for prefix in [
+        "xrdp_display_",
+        "xrdp_disconnect_display_",
+        "xrdp_chansrv_socket_",
+        "xrdp_chansrv_audio_in_socket_",
+        "xrdp_chansrv_audio_out_socket_",
+        "xrdpapi_",
+    ] {
+        paths.push(PathBuf::from(format!("/run/xrdp/sockdir/{prefix}{number}")));
+    }
+    for p in paths {
+        if fs::symlink_metadata(&p).is_ok_and(|m| m.uid() == uid) {
+            let _ = fs::remove_file(&p);
+        }
+    }
+}
+
 impl Drop for XrdpServer {
     fn drop(&mut self) {
-        for id in lock(&self.sessions).drain(..) {
-            kill_session(id);
+        let desktops: Vec<(u32, u32, u32)> = lock(&self.sessions).drain(..).collect();
+        // SIGTERM first, so that each X server removes its socket and lock file (sesman
+        // would skip a display whose files stay), then SIGKILL what is left.
+        for (id, _, _) in &desktops {
+            for pid in session_pids(*id) {
+                signal(pid, Signal::TERM);
+            }
+        }
+        for (id, number, uid) in &desktops {
+            if !wait_session_gone(*id, Duration::from_secs(5)) {
+                kill_session(*id);
+            }
+            remove_display_files(*number, *uid);
         }
         for child in [&mut self.xrdp, &mut self.sesman] {
             signal(child.id(), Signal::TERM);
