@@ -259,3 +259,34 @@ fn a_plain_user_is_not_told_a_guessed_state() {
     let listed = session(desk.session_id).expect("listed");
     assert_eq!(listed["State"], "RemoteConnection", "{listed}");
 }
+
+#[test]
+fn desktops_served_by_one_xrdp_process_are_not_disconnected() {
+    // With fork=false one xrdp process serves every client and listens for more: ending
+    // it would cut them all, so Disconnect is NotSupported and cuts nobody.
+    let user = rdp_user();
+    let other = ensure_user("wmst-rdp2", &[]);
+    set_rdp_password(&other);
+    let server = XrdpServer::start_with(false);
+    let (mut client, desk) = server.connect(&user);
+    let (mut bystander, _) = server.connect(&other);
+    let listed = session(desk.session_id).expect("listed");
+    assert_eq!(listed["State"], "RemoteConnection", "{listed}");
+    let out = wms(&[
+        "session",
+        "disconnect",
+        &desk.session_id.to_string(),
+        "-o",
+        "json",
+    ]);
+    assert!(
+        stdout(&out).contains("NotSupported"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("fork=true"), "{}", stdout(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(client.try_exit().is_none(), "the client was cut");
+    assert!(bystander.try_exit().is_none(), "the other client was cut");
+}

@@ -77,6 +77,9 @@ fn disconnect_xrdp(id: SessionId) -> Result<Disconnected, DisconnectError> {
     if found.is_empty() {
         return Ok(Disconnected::Already);
     }
+    if found.iter().any(|c| c.shared) {
+        return Err(DisconnectError::SharedXrdp);
+    }
     let pinned: Vec<(ProcessKey, PinnedProcess)> = found
         .iter()
         .filter_map(|c| {
@@ -94,7 +97,7 @@ fn disconnect_xrdp(id: SessionId) -> Result<Disconnected, DisconnectError> {
         .filter(|(key, _)| {
             again
                 .iter()
-                .any(|c| c.pid == key.pid && c.start_time == key.start_time)
+                .any(|c| c.pid == key.pid && c.start_time == key.start_time && !c.shared)
         })
         .map(|(_, p)| p)
         // Alive after the second look: it read the pinned process, not a successor.
@@ -154,6 +157,12 @@ pub(crate) enum DisconnectError {
         "permission to end its connection processes was denied: run wms as root or through wmsd"
     )]
     Denied,
+    #[error(
+        "its xrdp process also serves other desktops or listens for new connections (xrdp \
+         runs with fork=false); ending it would disconnect more than this session: set \
+         fork=true in xrdp.ini"
+    )]
+    SharedXrdp,
     #[error("{0} connection process(es) of the session did not end")]
     Survived(usize),
 }
@@ -162,7 +171,10 @@ impl DisconnectError {
     /// Whether the session is of a kind that cannot be disconnected at all (NotSupported),
     /// rather than one whose disconnect failed.
     pub(crate) fn is_not_supported(&self) -> bool {
-        matches!(self, DisconnectError::Local { .. })
+        matches!(
+            self,
+            DisconnectError::Local { .. } | DisconnectError::SharedXrdp
+        )
     }
 }
 
@@ -185,6 +197,10 @@ mod tests {
             "it is a local session, not a remote connection; wms can disconnect only ssh and xrdp sessions"
         );
         assert!(!DisconnectError::Denied.is_not_supported());
+        assert!(DisconnectError::SharedXrdp.is_not_supported());
+        assert!(DisconnectError::SharedXrdp
+            .to_string()
+            .contains("set fork=true in xrdp.ini"));
         assert_eq!(
             DisconnectError::Survived(2).to_string(),
             "2 connection process(es) of the session did not end"

@@ -696,6 +696,7 @@ mod tests {
             pid: Pid(99),
             start_time: 7,
             client: Some("10.0.0.7".into()),
+            shared: false,
         };
         let mut s = built.clone();
         lay_xrdp_over(&mut s, Some(std::slice::from_ref(&serving)));

@@ -35,6 +35,9 @@ pub(crate) struct Connection {
     pub(crate) start_time: u64,
     /// The client's address, from the TCP connection the process holds.
     pub(crate) client: Option<String>,
+    /// Whether the process also serves other desktops or listens for new connections
+    /// (xrdp run with `fork=false`): ending it would cut more than this session.
+    pub(crate) shared: bool,
 }
 
 /// The sessions of `sessions` (each with its processes) that an xrdp process serves now,
@@ -65,6 +68,8 @@ pub(crate) fn connections(
     if peers.is_empty() {
         return Ok(out);
     }
+    // Every desktop's peer, whichever session it is of.
+    let all_peers: HashSet<u32> = table.values().filter_map(display_peer).collect();
     for pid in procfs::pids()? {
         let Some(stat) = procfs::stat(pid) else {
             continue;
@@ -80,11 +85,13 @@ pub(crate) fn connections(
         let Some(id) = fds.iter().find_map(|ino| peers.get(ino)) else {
             continue;
         };
-        let client = tcp_client(pid, stat.ppid, &fds);
+        let (client, listens) = tcp_client(pid, stat.ppid, &fds);
+        let desktops = fds.iter().filter(|ino| all_peers.contains(ino)).count();
         out.entry(*id).or_insert_with(Vec::new).push(Connection {
             pid,
             start_time: stat.start_time,
             client,
+            shared: listens || desktops > 1,
         });
     }
     Ok(out)
@@ -132,30 +139,36 @@ fn socket_inodes_checked(pid: Pid) -> io::Result<HashSet<u32>> {
 
 /// The remote address of the RDP client of xrdp process `pid` (whose parent, the daemon,
 /// is `parent`): of its established TCP connections, the one accepted on a port the
-/// daemon listens on.
-fn tcp_client(pid: Pid, parent: Pid, fds: &HashSet<u32>) -> Option<String> {
+/// daemon listens on; and whether `pid` itself listens for connections.
+fn tcp_client(pid: Pid, parent: Pid, fds: &HashSet<u32>) -> (Option<String>, bool) {
     let listening = socket_inodes(parent);
     let mut conns = Vec::new();
     let mut ports = HashSet::new();
+    let mut listens = false;
     for table in ["tcp", "tcp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{}/net/{table}", pid.0)).ok()?;
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/net/{table}", pid.0)) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let Some(e) = parse_tcp_line(line) else {
                 continue;
             };
-            if e.state == 0x0A && listening.contains(&e.inode) {
-                ports.insert(e.local_port);
+            if e.state == 0x0A {
+                listens |= fds.contains(&e.inode);
+                if listening.contains(&e.inode) {
+                    ports.insert(e.local_port);
+                }
             } else if e.state == 0x01 && fds.contains(&e.inode) {
                 conns.push(e);
             }
         }
     }
     let chosen = match conns.iter().find(|c| ports.contains(&c.local_port)) {
-        Some(c) => c,
-        None if conns.len() == 1 => &conns[0],
-        None => return None,
+        Some(c) => Some(c),
+        None if conns.len() == 1 => Some(&conns[0]),
+        None => None,
     };
-    Some(chosen.remote.clone())
+    (chosen.map(|c| c.remote.clone()), listens)
 }
 
 /// One line of `/proc/net/tcp` or `tcp6`, as far as wms needs it.

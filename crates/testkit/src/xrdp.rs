@@ -150,6 +150,12 @@ impl XrdpServer {
     /// the kit runs, and waits until both listen. Each desktop runs `xlogo` (a window
     /// named "xlogo") and openbox.
     pub fn start() -> XrdpServer {
+        Self::start_with(true)
+    }
+
+    /// [`XrdpServer::start`], with xrdp's `fork` setting: `false` serves every connection
+    /// from the listening process itself.
+    pub fn start_with(fork: bool) -> XrdpServer {
         ensure_pam_loginuid();
         let lock = OpenOptions::new()
             .create(true)
@@ -222,6 +228,7 @@ impl XrdpServer {
                 ("LogFile", dir.join("xrdp.log").display().to_string()),
                 ("EnableSyslog", "false".to_string()),
                 ("autorun", "Xorg".to_string()),
+                ("fork", fork.to_string()),
             ] {
                 xrdp_ini = ini_set(&xrdp_ini, k, &v);
             }
