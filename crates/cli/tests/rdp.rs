@@ -197,11 +197,52 @@ fn agent_session(agent: &Agent, id: u32) -> Option<serde_json::Value> {
         .find(|s| s["SessionId"].as_u64() == Some(u64::from(id)))
 }
 
+/// `GET /v1/events` on the agent's socket: (event type, session id, State) of each event.
+fn watch(agent: &Agent) -> std::sync::mpsc::Receiver<(String, u64, String)> {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(agent.socket()).unwrap();
+    s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kind = String::new();
+        for line in std::io::BufReader::new(s).lines() {
+            let Ok(line) = line else { return };
+            if let Some(v) = line.strip_prefix("event: ") {
+                kind = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                let data: serde_json::Value = serde_json::from_str(v).unwrap_or_default();
+                let id = data["Session"]["SessionId"].as_u64().unwrap_or(0);
+                let state = data["Session"]["State"].as_str().unwrap_or("").to_string();
+                if tx.send((kind.clone(), id, state)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (20 s at most) for a StateChanged event of session `id` to `state`.
+fn state_event(events: &std::sync::mpsc::Receiver<(String, u64, String)>, id: u32, state: &str) {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let (kind, sid, st) = events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no StateChanged to {state} of session {id}"));
+        if kind == "StateChanged" && sid == u64::from(id) && st == state {
+            return;
+        }
+    }
+}
+
 #[test]
 fn the_agent_follows_the_rdp_client_and_audits_its_disconnect() {
     let user = rdp_user();
     let server = XrdpServer::start();
     let agent = Agent::unix();
+    let events = watch(&agent);
     let (mut client, desk) = server.connect(&user);
     let id = desk.session_id;
     let state = || agent_session(&agent, id).map(|s| s["State"].clone());
@@ -222,6 +263,7 @@ fn the_agent_follows_the_rdp_client_and_audits_its_disconnect() {
     eventually("the agent lists it Disconnected", || {
         state().is_some_and(|s| s == "Disconnected")
     });
+    state_event(&events, id, "Disconnected");
     let audit = agent.audit();
     let rec = audit
         .iter()
@@ -235,6 +277,7 @@ fn the_agent_follows_the_rdp_client_and_audits_its_disconnect() {
     eventually("the agent lists the client again", || {
         state().is_some_and(|s| s == "RemoteConnection")
     });
+    state_event(&events, id, "RemoteConnection");
 }
 
 #[test]

@@ -468,6 +468,25 @@ impl Host {
         });
     }
 
+    /// Brings up to date which xrdp desktops among `sessions` (built by
+    /// [`Host::sessions_from`]) have an RDP client now: a client comes and goes without any
+    /// process event in the session, since the xrdp process serving it is outside. For a
+    /// caller that keeps sessions and tells of their changes (the agent's events).
+    pub fn refresh_connections(&self, sessions: &mut [Session]) {
+        let from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+        lay_xrdp_over(sessions, |id| {
+            from.get(&id)
+                .map(|keys| keys.iter().map(|k| k.pid).collect())
+                .unwrap_or_default()
+        });
+    }
+
+    /// Whether `session` is a remote desktop whose connection only
+    /// [`Host::refresh_connections`] follows.
+    pub fn is_remote_desktop(session: &Session) -> bool {
+        session.service.as_deref() == Some(crate::xrdp::SERVICE)
+    }
+
     /// Closes (logs off) `session`: see [`crate::close`].
     pub fn close(&self, session: &Session) -> Outcome {
         match crate::close::close_listed(
