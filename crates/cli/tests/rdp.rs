@@ -286,7 +286,7 @@ fn a_plain_user_is_not_told_a_guessed_state() {
     // desktop it serves, and leaves the State out rather than guess.
     let user = rdp_user();
     let server = XrdpServer::start();
-    let (_client, desk) = server.connect(&user);
+    let (mut client, desk) = server.connect(&user);
     let sshd = Sshd::start();
     let out = wms_as(
         &sshd,
@@ -298,6 +298,21 @@ fn a_plain_user_is_not_told_a_guessed_state() {
     let listed: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
     assert!(listed.get("State").is_none(), "{listed}");
     assert_eq!(listed["Type"], "x11", "{listed}");
+    // Nor can it tell which xrdp process to end: it is told to ask root or the agent.
+    let out = wms_as(
+        &sshd,
+        &user,
+        &format!("session disconnect {} -o json", desk.session_id),
+        b"",
+    );
+    assert!(
+        out.stdout.contains("run wms as root or through wmsd"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(client.try_exit().is_none(), "the client was cut");
+    assert!(served(desk.xorg_pid), "the desktop lost its connection");
     // Root sees it.
     let listed = session(desk.session_id).expect("listed");
     assert_eq!(listed["State"], "RemoteConnection", "{listed}");
@@ -312,9 +327,11 @@ fn desktops_served_by_one_xrdp_process_are_not_disconnected() {
     set_rdp_password(&other);
     let server = XrdpServer::start_with(false);
     let (mut client, desk) = server.connect(&user);
-    let (mut bystander, _) = server.connect(&other);
+    let (mut bystander, other_desk) = server.connect(&other);
     let listed = session(desk.session_id).expect("listed");
     assert_eq!(listed["State"], "RemoteConnection", "{listed}");
+    let theirs = session(other_desk.session_id).expect("listed");
+    assert_eq!(theirs["State"], "RemoteConnection", "{theirs}");
     let out = wms(&[
         "session",
         "disconnect",

@@ -70,7 +70,14 @@ fn disconnect_xrdp(id: SessionId) -> Result<Disconnected, DisconnectError> {
             .iter()
             .map(|p| p.pid)
             .collect();
-        let mut all = xrdp::connections(&[(id, pids)]).map_err(DisconnectError::Scan)?;
+        // xrdp's processes are root's: another caller cannot tell which one serves it.
+        let mut all = xrdp::connections(&[(id, pids)]).map_err(|e| {
+            if e.kind() == io::ErrorKind::PermissionDenied {
+                DisconnectError::Denied
+            } else {
+                DisconnectError::Scan(e)
+            }
+        })?;
         Ok(all.remove(&id).unwrap_or_default())
     };
     let found = serving()?;

@@ -82,17 +82,26 @@ pub(crate) fn connections(
             continue;
         }
         let fds = socket_inodes_checked(pid)?;
-        let Some(id) = fds.iter().find_map(|ino| peers.get(ino)) else {
+        // Every session it serves (one, unless xrdp runs with fork=false).
+        let served: HashSet<SessionId> = fds
+            .iter()
+            .filter_map(|ino| peers.get(ino))
+            .copied()
+            .collect();
+        if served.is_empty() {
             continue;
-        };
+        }
         let (client, listens) = tcp_client(pid, stat.ppid, &fds);
         let desktops = fds.iter().filter(|ino| all_peers.contains(ino)).count();
-        out.entry(*id).or_insert_with(Vec::new).push(Connection {
-            pid,
-            start_time: stat.start_time,
-            client,
-            shared: listens || desktops > 1,
-        });
+        for id in served {
+            out.entry(id).or_insert_with(Vec::new).push(Connection {
+                pid,
+                start_time: stat.start_time,
+                // Which of its clients is whose is not known when it serves several.
+                client: if desktops > 1 { None } else { client.clone() },
+                shared: listens || desktops > 1,
+            });
+        }
     }
     Ok(out)
 }
