@@ -132,17 +132,35 @@ fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
     None
 }
 
-/// `text` with `key=` set to `value` in every section that has it, and comment lines
-/// starting `#key=` left alone.
-fn ini_set(text: &str, key: &str, value: &str) -> String {
-    text.lines()
-        .map(|l| match l.split_once('=') {
-            Some((k, _)) if k.trim().eq_ignore_ascii_case(key) => format!("{key}={value}"),
-            _ => l.to_string(),
+/// `text` with `key=` set to `value` in section `section`, added at the section's start
+/// if it is not there (comment lines, `#key=`, are left alone).
+fn ini_set(text: &str, section: &str, key: &str, value: &str) -> String {
+    let header = format!("[{section}]");
+    let mut inside = false;
+    let mut found = false;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let t = l.trim();
+            if t.starts_with('[') {
+                inside = t == header;
+            }
+            match t.split_once('=') {
+                Some((k, _)) if inside && k.trim().eq_ignore_ascii_case(key) => {
+                    found = true;
+                    format!("{key}={value}")
+                }
+                _ => l.to_string(),
+            }
         })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+        .collect();
+    if !found {
+        match lines.iter().position(|l| l.trim() == header) {
+            Some(i) => lines.insert(i + 1, format!("{key}={value}")),
+            None => lines.extend([header, format!("{key}={value}")]),
+        }
+    }
+    lines.join("\n") + "\n"
 }
 
 impl XrdpServer {
@@ -187,16 +205,20 @@ impl XrdpServer {
         chmod(&wm, 0o755);
 
         let mut sesman_ini = system_sesman.clone();
-        for (k, v) in [
-            ("LogFile", dir.join("sesman.log").display().to_string()),
-            ("EnableSyslog", "false".to_string()),
-            ("EnableUserWindowManager", "false".to_string()),
-            ("DefaultWindowManager", wm.display().to_string()),
+        for (section, k, v) in [
+            (
+                "Logging",
+                "LogFile",
+                dir.join("sesman.log").display().to_string(),
+            ),
+            ("Logging", "EnableSyslog", "false".to_string()),
+            ("Globals", "EnableUserWindowManager", "false".to_string()),
+            ("Globals", "DefaultWindowManager", wm.display().to_string()),
             // Displays from here up (sesman takes the first free one).
-            ("X11DisplayOffset", "60".to_string()),
-            ("KillDisconnected", "false".to_string()),
+            ("Sessions", "X11DisplayOffset", "60".to_string()),
+            ("Sessions", "KillDisconnected", "false".to_string()),
         ] {
-            sesman_ini = ini_set(&sesman_ini, k, &v);
+            sesman_ini = ini_set(&sesman_ini, section, k, &v);
         }
         let sesman_conf = dir.join("sesman.ini");
         fs::write(&sesman_conf, sesman_ini).expect("write sesman.ini");
@@ -223,17 +245,19 @@ impl XrdpServer {
         for _attempt in 0..10 {
             let port = pick_port();
             let mut xrdp_ini = system_xrdp.clone();
-            for (k, v) in [
-                ("port", format!("tcp://127.0.0.1:{port}")),
-                ("LogFile", dir.join("xrdp.log").display().to_string()),
-                ("EnableSyslog", "false".to_string()),
-                ("autorun", "Xorg".to_string()),
-                ("fork", fork.to_string()),
+            for (section, k, v) in [
+                ("Globals", "port", format!("tcp://127.0.0.1:{port}")),
+                ("Globals", "autorun", "Xorg".to_string()),
+                ("Globals", "fork", fork.to_string()),
+                (
+                    "Logging",
+                    "LogFile",
+                    dir.join("xrdp.log").display().to_string(),
+                ),
+                ("Logging", "EnableSyslog", "false".to_string()),
             ] {
-                xrdp_ini = ini_set(&xrdp_ini, k, &v);
+                xrdp_ini = ini_set(&xrdp_ini, section, k, &v);
             }
-            // Only [Globals]' port is the listener's; the sections' port=-1 stays.
-            xrdp_ini = restore_section_ports(&system_xrdp, &xrdp_ini, port);
             let conf = dir.join("xrdp.ini");
             fs::write(&conf, xrdp_ini).expect("write xrdp.ini");
             let mut cmd = Command::new("/usr/sbin/xrdp");
@@ -438,36 +462,6 @@ fn comm_and_ppid(pid: u32) -> Option<(String, u32)> {
     let close = stat.rfind(')')?;
     let ppid = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
     Some((stat[open + 1..close].to_string(), ppid))
-}
-
-/// The sections' `port=-1` lines of `original`, put back over `edited` (where
-/// [`ini_set`] set every `port=` to the listener's).
-fn restore_section_ports(original: &str, edited: &str, port: u16) -> String {
-    let mut section = String::new();
-    let mut ports: Vec<Option<String>> = Vec::new();
-    for line in original.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            section = t.to_string();
-        }
-        ports.push(match t.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("port") && section != "[Globals]" => {
-                Some(format!("port={}", v.trim()))
-            }
-            _ => None,
-        });
-    }
-    let listener = format!("port=tcp://127.0.0.1:{port}");
-    edited
-        .lines()
-        .zip(ports.iter().chain(std::iter::repeat(&None)))
-        .map(|(l, orig)| match orig {
-            Some(o) if l == listener => o.clone(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
 }
 
 /// Waits until `child` listens on TCP `port` (any address), or panics with its output.
@@ -677,11 +671,13 @@ mod tests {
     #[test]
     fn the_listener_port_is_set_and_the_sections_keep_theirs() {
         let ini = "[Globals]\nport=3389\nuse_vsock=false\n[Xorg]\nport=-1\ncode=20\n";
-        let edited = ini_set(ini, "port", "tcp://127.0.0.1:4000");
-        let fixed = restore_section_ports(ini, &edited, 4000);
         assert_eq!(
-            fixed,
+            ini_set(ini, "Globals", "port", "tcp://127.0.0.1:4000"),
             "[Globals]\nport=tcp://127.0.0.1:4000\nuse_vsock=false\n[Xorg]\nport=-1\ncode=20\n"
+        );
+        assert_eq!(
+            ini_set(ini, "Xorg", "name", "Xorg"),
+            "[Globals]\nport=3389\nuse_vsock=false\n[Xorg]\nname=Xorg\nport=-1\ncode=20\n"
         );
         assert_eq!(ini_value(ini, "Xorg", "code").as_deref(), Some("20"));
         assert_eq!(ini_value(ini, "Globals", "code"), None);
