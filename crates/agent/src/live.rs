@@ -244,17 +244,38 @@ impl Live {
             let (me, host2) = (self.clone(), host.clone());
             let published = tokio::task::spawn_blocking(move || {
                 // What an event says of a session is how it was built: which sessions
-                // exist and their state, not what changes by itself.
-                let sessions = me.built(&host2);
-                me.hub.update(sessions)
+                // exist and their state, not what changes by itself. An RDP client comes
+                // and goes without a process event in its session: that state is read
+                // again here, and looked at each second while there is such a desktop.
+                let mut sessions = me.built(&host2);
+                host2.refresh_connections(&mut sessions);
+                let desktops = sessions.iter().any(Host::is_remote_desktop);
+                (me.hub.update(sessions), desktops)
             })
             .await;
-            match published {
-                Ok(Ok(n)) => on_event(n),
-                Ok(Err(e)) => tracing::error!(error = %e, "cannot journal session events"),
-                Err(e) => tracing::error!(error = %e, "publishing events panicked"),
+            let desktops = match published {
+                Ok((Ok(n), d)) => {
+                    on_event(n);
+                    d
+                }
+                Ok((Err(e), d)) => {
+                    tracing::error!(error = %e, "cannot journal session events");
+                    d
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "publishing events panicked");
+                    false
+                }
+            };
+            if desktops {
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    self.changed.notified(),
+                )
+                .await;
+            } else {
+                self.changed.notified().await;
             }
-            self.changed.notified().await;
         }
     }
 }

@@ -81,8 +81,8 @@ pub enum SessionCommand {
     /// With no IDs and no --all, session objects are read from standard input (JSON lines or
     /// an array, e.g. the output of `wms session list -o json`).
     Close(ActArgs),
-    /// End the connection of ssh sessions and leave their programs running (tmux, screen,
-    /// nohup), like Disconnect-WmsSession.
+    /// End the connection of ssh sessions and RDP desktops (xrdp) and leave their programs
+    /// running (tmux, screen, nohup; the whole desktop), like Disconnect-WmsSession.
     Disconnect(ActArgs),
     /// Lock terminal sessions: stop the shell and its foreground job, swallow what is
     /// typed, and show a full-screen message, like Lock-WmsSession.

@@ -110,7 +110,8 @@ fn a_local_session_cannot_be_disconnected_or_locked_and_is_left_alone() {
     let out = wms(&["Disconnect-WmsSession", &id.to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("not a remote connection; wms can disconnect only ssh sessions")
+        stderr(&out)
+            .contains("not a remote connection; wms can disconnect only ssh and xrdp sessions")
             && stderr(&out).contains("(NotSupportedException)"),
         "{}",
         stderr(&out)

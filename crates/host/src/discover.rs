@@ -356,6 +356,102 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, oldest: Option
     s.source = Some(SessionSource::Logind);
 }
 
+/// Lays over xrdp's session `s` whether an RDP client is connected now: `conns` are the
+/// xrdp processes serving it (see [`crate::xrdp::connections`]), `None` when that could
+/// not be read (the state is then not known). An xrdp desktop is remote whether or not a
+/// client is connected, like an ssh session whose connection has gone.
+pub(crate) fn lay_xrdp_over(s: &mut Session, conns: Option<&[crate::xrdp::Connection]>) {
+    s.station_id = Some(0);
+    s.remote = Some(true);
+    s.seat = None;
+    s.vt_nr = None;
+    let client = conns.and_then(|c| c.iter().find_map(|c| c.client.clone()));
+    s.state = match conns {
+        Some([]) => Some(SessionState::Disconnected),
+        Some(_) => Some(SessionState::RemoteConnection),
+        None => None,
+    };
+    s.client_name = client.clone();
+    s.remote_host = client;
+}
+
+/// What a session's processes say of its desktop, as logind would say it: its Type and
+/// its X display. `None` when they say nothing beyond how the session was opened (see
+/// [`class_and_type`]); `Some((None, None))` when the Type cannot be known by this caller.
+///
+/// In order: the `XDG_SESSION_TYPE` the session was opened with (pam_systemd and display
+/// managers put it into the environment of the session's first process, and logind's Type
+/// is that same value), with `DISPLAY` for an x11 one; else an X server running inside the
+/// session (`Xvfb`, xrdp's `Xorg`, ...) makes it x11, its display from its arguments or
+/// from the `DISPLAY` of the session's processes; else `WAYLAND_DISPLAY` makes it wayland
+/// and a local `DISPLAY` (`:0`, not an `ssh -X` forward) x11. Environments are read only
+/// when `readable` (the caller's own session, or root): another user's are not, and an X
+/// server seen in their session leaves the Type out rather than guessing.
+pub(crate) fn desktop_seen(
+    procs: &[SessionProcess],
+    readable: bool,
+) -> Option<(Option<SessionType>, Option<String>)> {
+    let server = procs
+        .iter()
+        .find(|p| crate::process::is_x_server(&p.stat.comm));
+    if !readable {
+        return server.map(|_| (None, None));
+    }
+    let server_display = server
+        .and_then(|p| procfs::cmdline(p.stat.pid))
+        .and_then(|args| procfs::x_server_args(&args).display)
+        .map(|n| format!(":{n}"));
+    let first = procs.iter().find(|p| {
+        !is_connection_process(&p.stat.comm) && !crate::process::is_x_server(&p.stat.comm)
+    });
+    let var = |p: &SessionProcess, key: &str| {
+        procfs::environ_var_in(p.stat.pid, p.env_range, key)
+            .and_then(|v| String::from_utf8(v).ok())
+            .filter(|v| !v.is_empty())
+    };
+    let local_display = |d: &String| procfs::local_display_number(d.as_bytes()).is_some();
+    if let Some(first) = first {
+        if let Some(kind) = var(first, "XDG_SESSION_TYPE").and_then(|t| SessionType::parse(&t)) {
+            let display = (kind == SessionType::X11)
+                .then(|| var(first, "DISPLAY").or(server_display))
+                .flatten();
+            return Some((Some(kind), display));
+        }
+    }
+    if server.is_some() {
+        // `Xvfb -displayfd` names no display: its clients' DISPLAY does (the session's
+        // newest processes first, a few dozen at most).
+        let display = server_display.or_else(|| {
+            procs
+                .iter()
+                .rev()
+                .filter(|p| !crate::process::is_x_server(&p.stat.comm))
+                .take(32)
+                .find_map(|p| var(p, "DISPLAY").filter(local_display))
+        });
+        return Some((Some(SessionType::X11), display));
+    }
+    let first = first?;
+    if var(first, "WAYLAND_DISPLAY").is_some() {
+        return Some((Some(SessionType::Wayland), None));
+    }
+    let display = var(first, "DISPLAY").filter(local_display)?;
+    Some((Some(SessionType::X11), Some(display)))
+}
+
+/// Sets what [`desktop_seen`] found on `s` (built from `/proc`, before logind's view is
+/// laid over it).
+pub(crate) fn set_desktop(s: &mut Session, seen: Option<(Option<SessionType>, Option<String>)>) {
+    let Some((kind, display)) = seen else {
+        return;
+    };
+    s.session_type = kind;
+    s.display = display;
+    // Only a terminal session is known never to have a lock hint; a desktop's is its own.
+    s.locked_hint =
+        matches!(kind, Some(SessionType::Tty | SessionType::Unspecified)).then_some(false);
+}
+
 /// Whether `p`, the oldest process of a session, opened it: its parent is outside the
 /// session, and that parent is not a namespace's init that adopted it after its own
 /// parent died (unless it is a login service init starts: `login`, `systemd --user`).
@@ -390,6 +486,7 @@ fn class_and_type(
             (Some(C::Background), Some(T::Unspecified))
         }
         Some("gdm" | "lightdm" | "sddm") => (Some(C::User), None),
+        Some(crate::xrdp::SERVICE) => (Some(C::User), Some(T::X11)),
         _ => (None, None),
     }
 }
@@ -406,7 +503,7 @@ fn is_localhost_name(host: &str) -> bool {
 
 /// The services wms names, as the static names [`Remembered`] holds.
 fn known_service(name: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 15] = [
         "sshd",
         "login",
         "gdm",
@@ -421,6 +518,7 @@ fn known_service(name: &str) -> Option<&'static str> {
         "runuser",
         "runuser-l",
         "gdm-password",
+        crate::xrdp::SERVICE,
     ];
     KNOWN.into_iter().find(|k| *k == name)
 }
@@ -440,6 +538,7 @@ fn service_of(leader: &SessionProcess) -> Option<&'static str> {
         "cron" | "CRON" => "cron",
         "atd" => "atd",
         "sudo" => "sudo",
+        crate::xrdp::SERVICE => crate::xrdp::SERVICE,
         "systemd" => "systemd-user",
         "su" | "runuser" => {
             let login = procfs::cmdline(leader.stat.pid).is_some_and(|args| {
@@ -576,6 +675,43 @@ mod tests {
         assert_eq!(s.state, Some(SessionState::ConnectedToStation));
         assert_eq!(s.service.as_deref(), Some("login"));
         assert_eq!(s.leader_pid, Some(Pid(10)));
+    }
+
+    #[test]
+    fn an_xrdp_desktop_is_remote_whether_or_not_a_client_is_connected() {
+        let config = test_config();
+        let names = HostNames::from_names("lab1", "lab1.example");
+        let mut memory = SessionMemory::default();
+        let mut b = Builder::new(&config, &names, &mut memory);
+        let procs = [
+            proc(9, 40, LISTENER, "xrdp-sesman", 1),
+            proc(9, 41, 40, "Xorg", 2),
+            proc(9, 42, 40, "openbox", 3),
+        ];
+        let built = b.build(SessionId(9), &procs, None);
+        assert_eq!(built.service.as_deref(), Some("xrdp-sesman"));
+        assert_eq!(built.class, Some(SessionClass::User));
+        assert_eq!(built.leader_pid, Some(Pid(40)));
+        let serving = crate::xrdp::Connection {
+            pid: Pid(99),
+            start_time: 7,
+            client: Some("10.0.0.7".into()),
+            shared: false,
+        };
+        let mut s = built.clone();
+        lay_xrdp_over(&mut s, Some(std::slice::from_ref(&serving)));
+        assert_eq!(s.state, Some(SessionState::RemoteConnection));
+        assert_eq!(s.client_name.as_deref(), Some("10.0.0.7"));
+        assert_eq!(s.remote_host.as_deref(), Some("10.0.0.7"));
+        assert_eq!((s.remote, s.station_id), (Some(true), Some(0)));
+        let mut s = built.clone();
+        lay_xrdp_over(&mut s, Some(&[]));
+        assert_eq!(s.state, Some(SessionState::Disconnected));
+        assert_eq!((s.client_name, s.remote), (None, Some(true)));
+        // Not known (xrdp's processes could not be read): no state is guessed.
+        let mut s = built;
+        lay_xrdp_over(&mut s, None);
+        assert_eq!((s.state, s.client_name), (None, None));
     }
 
     #[test]

@@ -338,6 +338,7 @@ impl Host {
     ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
+        let euid = rustix::process::geteuid().as_raw();
         let logind = std::thread::scope(|s| {
             let logind = s.spawn(|| self.logind_sessions());
             let locks = crate::lock::load_all(&self.config.state_dir);
@@ -353,7 +354,11 @@ impl Host {
                             let keys: Vec<ProcessKey> = procs.iter().map(|p| p.key()).collect();
                             Some(discover::usage_now(&keys))
                         };
-                        (client_of(*id, procs), usage)
+                        let readable = procs
+                            .first()
+                            .is_some_and(|p| euid == 0 || euid == p.login_uid);
+                        let desktop = discover::desktop_seen(procs, readable);
+                        (client_of(*id, procs), usage, desktop)
                     })
                     .collect()
             });
@@ -374,12 +379,13 @@ impl Host {
         );
         let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
         let mut builder = discover::Builder::new(&self.config, &self.names, &mut memory);
-        let built: Vec<Session> = sessions
+        let mut built: Vec<Session> = sessions
             .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
-                let (client, usage) = client;
+                let (client, usage, desktop) = client;
                 let mut s = builder.build(*id, procs, client);
+                discover::set_desktop(&mut s, desktop);
                 if let Some(usage) = usage {
                     builder.set_usage(&mut s, usage);
                 }
@@ -394,6 +400,13 @@ impl Host {
             })
             .collect();
         drop(builder);
+        lay_xrdp_over(&mut built, |id| {
+            sessions
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, procs)| procs.iter().map(|p| p.stat.pid).collect())
+                .unwrap_or_default()
+        });
         {
             let mut from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
             for (id, procs) in &sessions {
@@ -421,6 +434,7 @@ impl Host {
                 .map(|s| from.get(&s.session_id).cloned())
                 .collect()
         };
+        let sessions_ids: Vec<SessionId> = sessions.iter().map(|s| s.session_id).collect();
         let usage = par_chunks(&from, 64, |chunk| {
             chunk
                 .iter()
@@ -443,6 +457,34 @@ impl Host {
                 discover::lay_logind_over(s, l, oldest);
             }
         }
+        // An RDP client comes and goes without a process event in its session.
+        lay_xrdp_over(sessions, |id| {
+            from.iter()
+                .zip(sessions_ids.iter())
+                .find(|(_, i)| **i == id)
+                .and_then(|(keys, _)| keys.as_ref())
+                .map(|keys| keys.iter().map(|k| k.pid).collect())
+                .unwrap_or_default()
+        });
+    }
+
+    /// Brings up to date which xrdp desktops among `sessions` (built by
+    /// [`Host::sessions_from`]) have an RDP client now: a client comes and goes without any
+    /// process event in the session, since the xrdp process serving it is outside. For a
+    /// caller that keeps sessions and tells of their changes (the agent's events).
+    pub fn refresh_connections(&self, sessions: &mut [Session]) {
+        let from = self.built_from.lock().unwrap_or_else(|p| p.into_inner());
+        lay_xrdp_over(sessions, |id| {
+            from.get(&id)
+                .map(|keys| keys.iter().map(|k| k.pid).collect())
+                .unwrap_or_default()
+        });
+    }
+
+    /// Whether `session` is a remote desktop whose connection only
+    /// [`Host::refresh_connections`] follows.
+    pub fn is_remote_desktop(session: &Session) -> bool {
+        session.service.as_deref() == Some(crate::xrdp::SERVICE)
     }
 
     /// Closes (logs off) `session`: see [`crate::close`].
@@ -503,5 +545,31 @@ impl Host {
             Ok(_) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),
         }
+    }
+}
+
+/// Lays over xrdp's sessions among `sessions` whether an RDP client is connected now (see
+/// [`crate::xrdp`]); `pids_of` gives a session's processes. The sockets are read once, and
+/// only when there is such a session.
+fn lay_xrdp_over(sessions: &mut [Session], pids_of: impl Fn(SessionId) -> Vec<Pid>) {
+    let is_xrdp = |s: &Session| s.service.as_deref() == Some(crate::xrdp::SERVICE);
+    let xrdp: Vec<(SessionId, Vec<Pid>)> = sessions
+        .iter()
+        .filter(|s| is_xrdp(s))
+        .map(|s| (s.session_id, pids_of(s.session_id)))
+        .collect();
+    if xrdp.is_empty() {
+        return;
+    }
+    let conns = crate::xrdp::connections(&xrdp);
+    if let Err(e) = &conns {
+        tracing::debug!(error = %e, "which xrdp sessions have a client is not known");
+    }
+    for s in sessions.iter_mut().filter(|s| is_xrdp(s)) {
+        let now = conns
+            .as_ref()
+            .ok()
+            .map(|c| c.get(&s.session_id).map(Vec::as_slice).unwrap_or(&[]));
+        discover::lay_xrdp_over(s, now);
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod peer;
 pub(crate) mod proc_events;
+pub(crate) mod sock_diag;
 
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
