@@ -307,6 +307,7 @@ pub fn unix_verb(verb: Verb) -> &'static str {
         Verb::Disconnect => "disconnect",
         Verb::Lock => "lock",
         Verb::Unlock => "unlock",
+        Verb::Message => "message",
     }
 }
 

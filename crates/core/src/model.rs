@@ -246,6 +246,8 @@ pub enum Verb {
     Disconnect,
     Lock,
     Unlock,
+    /// Send a message (write it to the session's terminals, or show it on its desktop).
+    Message,
 }
 
 impl Verb {
@@ -257,7 +259,13 @@ impl Verb {
             Verb::Disconnect => "Disconnect-WmsSession",
             Verb::Lock => "Lock-WmsSession",
             Verb::Unlock => "Unlock-WmsSession",
+            Verb::Message => "Send-WmsMessage",
         }
+    }
+
+    /// Whether the verb carries a message (Lock's notice, the message sent).
+    pub fn takes_message(self) -> bool {
+        matches!(self, Verb::Lock | Verb::Message)
     }
 
     /// Whether the verb changes a session (and so is subject to SPEC 5's rules).

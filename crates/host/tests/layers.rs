@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("close", 4),
     ("disconnect", 4),
     ("lock", 4),
+    ("message", 4),
     ("table", 4),
     ("engine", 5),
     ("lib", 6),
