@@ -80,6 +80,14 @@ fn a_message_reaches_the_ssh_clients_screen_as_write_prints_it() {
         seen.contains(&format!("...\nExam over {m}\nPens down\nEOF\n")),
         "{seen:?}"
     );
+    // Session objects piped in name the targets, as for every verb.
+    let listed = stdout(&wms(&["session", "list", &id, "-o", "json"]));
+    let out = wms_in(
+        &["session", "message", "--text", &format!("Piped {m}")],
+        listed.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_output(&s, &format!("Piped {m}"));
     // The shell behind it is untouched and answers.
     let mut s = s;
     s.send(format!("echo still-{m}\r").as_bytes());

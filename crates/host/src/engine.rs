@@ -259,9 +259,18 @@ impl Host {
         &self,
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
-        let procs = scan_where(keep)?;
-        // Just read: what each process has used is current.
-        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs), true);
+        // logind is asked while /proc is read: its answer takes about as long as the scan.
+        let (sessions, logind_error) = std::thread::scope(|s| {
+            let logind = s.spawn(|| self.logind_sessions());
+            let procs = scan_where(keep)?;
+            let logind = move || {
+                logind
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            // Just read: what each process has used is current.
+            io::Result::Ok(self.build(procs, &|_, procs| ssh_client(procs), true, logind))
+        })?;
         match logind_error {
             Some(e) => Err(e),
             None => Ok(sessions),
@@ -321,7 +330,8 @@ impl Host {
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
-        let (sessions, logind_error) = self.build(procs, client_of, false);
+        let (sessions, logind_error) =
+            self.build(procs, client_of, false, || self.logind_sessions());
         if let Some(e) = logind_error {
             tracing::warn!(error = %e, "logind's sessions could not be read");
         }
@@ -332,16 +342,19 @@ impl Host {
     /// did not answer (the sessions are then from /proc alone). Unless `fresh` (the
     /// processes were read just now), what each process has used (CPU time, resident
     /// memory) is read again: a table kept by process events does not see it change.
+    /// `logind` gives logind's sessions (see [`Host::logind_sessions`]); it is called on a
+    /// thread of its own while the processes' environments are read.
     fn build(
         &self,
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
         fresh: bool,
+        logind: impl FnOnce() -> io::Result<HashMap<SessionId, LogindSession>> + Send,
     ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
         let logind = std::thread::scope(|s| {
-            let logind = s.spawn(|| self.logind_sessions());
+            let logind = s.spawn(logind);
             let locks = crate::lock::load_all(&self.config.state_dir);
             // The client address is the one part that reads more than stat:
             // environments, in parallel like the scan.

@@ -89,59 +89,64 @@ pub fn sessions_but(
 fn query(
     known: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
-    let conn = zbus::blocking::Connection::system()?;
-    let reply = conn.call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "ListSessions", &())?;
+    // A runtime of this thread alone: the connection's reader and every call run on it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(LogindError::Thread)?;
+    rt.block_on(query_async(known))
+}
+
+/// ListSessions, then one GetAll per session not `known`, all sent at once over the one
+/// connection and their replies taken as they come: logind answers them back to back, and
+/// no round trip waits for another (one after the other, 250 sessions took 250 round
+/// trips; from a few threads, as many as the threads allowed).
+async fn query_async(
+    known: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
+    let conn = zbus::Connection::system().await?;
+    let reply = conn
+        .call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "ListSessions", &())
+        .await?;
     let list: Vec<(String, u32, String, String, OwnedObjectPath)> = reply
         .body()
         .deserialize()
         .map_err(|e| LogindError::Reply(format!("ListSessions: {e}")))?;
     let ids: Vec<String> = list.iter().map(|(id, ..)| id.clone()).collect();
-    let list: Vec<_> = list.into_iter().filter(|(id, ..)| !known(id)).collect();
-    // One GetAll per session: sent from a few threads at once over the one connection,
-    // so that their round trips overlap (logind answers them in turn).
-    let threads = list.len().div_ceil(32).clamp(1, 8);
-    let chunk = list.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<Vec<LogindSession>, LogindError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = list
-            .chunks(chunk)
-            .map(|part| {
-                let conn = &conn;
-                s.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    for (id, _, _, _, path) in part {
-                        if let Some(session) = properties(conn, id, path)? {
-                            out.push(session);
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(list.len());
-    for part in parts {
-        out.extend(part?);
+    let mut calls = tokio::task::JoinSet::new();
+    for (n, (id, _, _, _, path)) in list.into_iter().filter(|(id, ..)| !known(id)).enumerate() {
+        let conn = conn.clone();
+        calls.spawn(async move { (n, properties(&conn, &id, &path).await) });
     }
-    Ok((ids, out))
+    let mut read = Vec::with_capacity(calls.len());
+    while let Some(done) = calls.join_next().await {
+        let (n, session) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if let Some(session) = session? {
+            read.push((n, session));
+        }
+    }
+    // In logind's order, as ListSessions gave them.
+    read.sort_unstable_by_key(|(n, _)| *n);
+    Ok((ids, read.into_iter().map(|(_, s)| s).collect()))
 }
 
 /// The properties of session `id` at `path`; `None` when it ended meanwhile.
-fn properties(
-    conn: &zbus::blocking::Connection,
+async fn properties(
+    conn: &zbus::Connection,
     id: &str,
     path: &OwnedObjectPath,
 ) -> Result<Option<LogindSession>, LogindError> {
-    let reply = match conn.call_method(
-        Some(DEST),
-        path.as_str(),
-        Some(PROPERTIES),
-        "GetAll",
-        &(SESSION,),
-    ) {
+    let reply = match conn
+        .call_method(
+            Some(DEST),
+            path.as_str(),
+            Some(PROPERTIES),
+            "GetAll",
+            &(SESSION,),
+        )
+        .await
+    {
         Ok(r) => r,
         // A session that ended between the two calls is simply not listed.
         Err(zbus::Error::MethodError(name, _, _)) if name.contains("UnknownObject") => {
