@@ -7,8 +7,9 @@
 //! reports for the session's processes (never a name a user gave), opened without
 //! following links, without becoming a controlling terminal and without blocking; the
 //! opened file must then be that character device, a terminal, owned by the session's
-//! user. What is written is text: the message was checked (`wms_core::message`) and is
-//! made printable again here, and so are the names in the banner.
+//! user, and still held by the session's processes once it is open. What is written is
+//! text: the message was checked (`wms_core::message`) and is made printable again here,
+//! and so are the names in the banner.
 //!
 //! `mesg n` (the terminal's group write bit cleared) is not obeyed, as root's `write`
 //! does not obey it: `mesg` keeps other users from writing to a terminal, and only the
@@ -85,6 +86,7 @@ pub(crate) fn write_to_terminals(
     }
     let mut written = Vec::new();
     let mut failed = Vec::new();
+    let mut opened = Vec::new();
     for tty_nr in ttys {
         let Some(name) = procfs::tty_name(tty_nr) else {
             // A device wms has no name for (not a pty, console or serial line) is not
@@ -95,7 +97,27 @@ pub(crate) fn write_to_terminals(
             ));
             continue;
         };
-        match open_terminal(&name, tty_nr, owner).and_then(|fd| write_all(&fd, &name, bytes)) {
+        match open_terminal(&name, tty_nr, owner) {
+            Ok(fd) => opened.push((tty_nr, name, fd)),
+            Err(why) => failed.push(why),
+        }
+    }
+    // Held by the session still, now that it is open: a terminal its processes let go of
+    // between the scan and the open may already be another login's.
+    let held: Vec<u32> = scan_session(id)
+        .map_err(MessageError::Scan)?
+        .iter()
+        .filter(|p| !p.is_dead())
+        .map(|p| p.tty_nr)
+        .collect();
+    for (tty_nr, name, fd) in opened {
+        if !held.contains(&tty_nr) {
+            failed.push(format!(
+                "/dev/{name} was let go of by the session meanwhile; nothing was written to it"
+            ));
+            continue;
+        }
+        match write_all(&fd, &name, bytes) {
             Ok(()) => written.push(name),
             Err(why) => failed.push(why),
         }
