@@ -14,6 +14,9 @@ const MANAGER_PATH: &str = "/org/freedesktop/login1";
 const MANAGER: &str = "org.freedesktop.login1.Manager";
 const SESSION: &str = "org.freedesktop.login1.Session";
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+/// The most calls awaiting logind's replies at once: well under the bus's limit per
+/// connection, and enough that logind always has the next one to answer.
+const IN_FLIGHT: usize = 64;
 /// Where the system bus listens unless `DBUS_SYSTEM_BUS_ADDRESS` says otherwise.
 const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 
@@ -115,16 +118,29 @@ async fn query_async(
         .map_err(|e| LogindError::Reply(format!("ListSessions: {e}")))?;
     let ids: Vec<String> = list.iter().map(|(id, ..)| id.clone()).collect();
     let mut calls = tokio::task::JoinSet::new();
-    for (n, (id, _, _, _, path)) in list.into_iter().filter(|(id, ..)| !known(id)).enumerate() {
-        let conn = conn.clone();
-        calls.spawn(async move { (n, properties(&conn, &id, &path).await) });
-    }
-    let mut read = Vec::with_capacity(calls.len());
-    while let Some(done) = calls.join_next().await {
-        let (n, session) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let mut read = Vec::new();
+    let mut take = |done: Option<
+        Result<(usize, Result<Option<LogindSession>, LogindError>), _>,
+    >| {
+        let Some(done) = done else { return Ok(()) };
+        let (n, session) = done
+            .unwrap_or_else(|e: tokio::task::JoinError| std::panic::resume_unwind(e.into_panic()));
         if let Some(session) = session? {
             read.push((n, session));
         }
+        Ok::<(), LogindError>(())
+    };
+    for (n, (id, _, _, _, path)) in list.into_iter().filter(|(id, ..)| !known(id)).enumerate() {
+        // The bus refuses a connection more than a set number of calls awaiting replies
+        // (dbus-daemon's max_replies_per_connection, 128 on Debian's system bus).
+        if calls.len() >= IN_FLIGHT {
+            take(calls.join_next().await)?;
+        }
+        let conn = conn.clone();
+        calls.spawn(async move { (n, properties(&conn, &id, &path).await) });
+    }
+    while !calls.is_empty() {
+        take(calls.join_next().await)?;
     }
     // In logind's order, as ListSessions gave them.
     read.sort_unstable_by_key(|(n, _)| *n);
