@@ -101,6 +101,9 @@ fn query(
     rt.block_on(query_async(known))
 }
 
+/// A GetAll's answer, with the place of its session in logind's list.
+type Answer = (usize, Result<Option<LogindSession>, LogindError>);
+
 /// ListSessions, then one GetAll per session not `known`, all sent at once over the one
 /// connection and their replies taken as they come: logind answers them back to back, and
 /// no round trip waits for another (one after the other, 250 sessions took 250 round
@@ -119,12 +122,9 @@ async fn query_async(
     let ids: Vec<String> = list.iter().map(|(id, ..)| id.clone()).collect();
     let mut calls = tokio::task::JoinSet::new();
     let mut read = Vec::new();
-    let mut take = |done: Option<
-        Result<(usize, Result<Option<LogindSession>, LogindError>), _>,
-    >| {
+    let mut take = |done: Option<Result<Answer, tokio::task::JoinError>>| {
         let Some(done) = done else { return Ok(()) };
-        let (n, session) = done
-            .unwrap_or_else(|e: tokio::task::JoinError| std::panic::resume_unwind(e.into_panic()));
+        let (n, session) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if let Some(session) = session? {
             read.push((n, session));
         }
