@@ -587,6 +587,7 @@ fn verb_label(v: wms_core::api::ActionVerb) -> &'static str {
         ActionVerb::Disconnect => "disconnect",
         ActionVerb::Lock => "lock",
         ActionVerb::Unlock => "unlock",
+        ActionVerb::Message => "message",
     }
 }
 
@@ -765,8 +766,8 @@ mod tests {
         assert_eq!(variants.len(), 4);
         for v in &variants {
             let props = &v["properties"];
-            let lock = props["verb"]["enum"] == serde_json::json!(["lock"]);
-            // Only lock takes a message, and it must: text of bounded length.
+            let lock = props["verb"]["enum"] == serde_json::json!(["lock", "message"]);
+            // Only lock and message take a message, and they must: text of bounded length.
             assert_eq!(lock, props.get("message").is_some(), "{v}");
             if lock {
                 assert_eq!(props["message"]["minLength"], 1);

@@ -44,7 +44,7 @@ pub fn document() -> Value {
         "info": {
             "title": "wmsd",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The wms agent: list the login sessions of this host and close, disconnect, lock or unlock them. Callers on the Unix socket are known by their peer credentials and send no token. Callers over TCP (TLS, port 7390 by default) send a bearer token made by `wmsd token create`; without a valid one they get 401 and nothing changes."
+            "description": "The wms agent: list the login sessions of this host and close, disconnect, lock or unlock them or send them messages. Callers on the Unix socket are known by their peer credentials and send no token. Callers over TCP (TLS, port 7390 by default) send a bearer token made by `wmsd token create`; without a valid one they get 401 and nothing changes."
         },
         "paths": {
             "/v1/sessions": {
@@ -62,7 +62,7 @@ pub fn document() -> Value {
             },
             "/v1/actions": {
                 "post": {
-                    "summary": "Close, disconnect, lock or unlock sessions; the intent is audited before anything is done, the outcomes after",
+                    "summary": "Close, disconnect, lock or unlock sessions, or send them a message; the intent is audited before anything is done, the outcomes after",
                     "security": [{}, {"bearer": []}],
                     "parameters": [
                         {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
@@ -127,12 +127,12 @@ pub fn document() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                 "Session": session,
                 "ActionRequest": {
-                    "description": "A verb and its targets: sessionIds (a non-empty list) or all: true, not both; lock takes a message and only lock does. whatIf plans and changes nothing.",
+                    "description": "A verb and its targets: sessionIds (a non-empty list) or all: true, not both; lock and message take a message (the lock notice, the text sent) and only they do. whatIf plans and changes nothing.",
                     "oneOf": [
                         {"type": "object", "additionalProperties": false, "required": ["verb", "sessionIds"], "properties": {"verb": {"type": "string", "enum": ["close", "disconnect", "unlock"]}, "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "The sessions to act on (each once)"}, "all": {"type": "boolean", "enum": [false]}, "whatIf": {"type": "boolean", "default": false}}},
                         {"type": "object", "additionalProperties": false, "required": ["verb", "all"], "properties": {"verb": {"type": "string", "enum": ["close", "disconnect", "unlock"]}, "all": {"type": "boolean", "enum": [true]}, "whatIf": {"type": "boolean", "default": false}}},
-                        {"type": "object", "additionalProperties": false, "required": ["verb", "sessionIds", "message"], "properties": {"verb": {"type": "string", "enum": ["lock"]}, "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "The sessions to act on (each once)"}, "all": {"type": "boolean", "enum": [false]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*$", "description": "Lock's message: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}},
-                        {"type": "object", "additionalProperties": false, "required": ["verb", "all", "message"], "properties": {"verb": {"type": "string", "enum": ["lock"]}, "all": {"type": "boolean", "enum": [true]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*$", "description": "Lock's message: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}}
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "sessionIds", "message"], "properties": {"verb": {"type": "string", "enum": ["lock", "message"]}, "sessionIds": {"type": "array", "minItems": 1, "maxItems": 4096, "items": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "description": "The sessions to act on (each once)"}, "all": {"type": "boolean", "enum": [false]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*$", "description": "Lock's notice or the message sent: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}},
+                        {"type": "object", "additionalProperties": false, "required": ["verb", "all", "message"], "properties": {"verb": {"type": "string", "enum": ["lock", "message"]}, "all": {"type": "boolean", "enum": [true]}, "message": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "^[^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*[^\\s\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}][^\u{0}-\u{8}\u{b}-\u{1f}\u{7f}-\u{9f}]*$", "description": "Lock's notice or the message sent: text of 1 to 1000 characters, not only white space; line breaks and tabs are the only control characters it may hold"}, "whatIf": {"type": "boolean", "default": false}}}
                     ]
                 },
                 "ActionResponse": {

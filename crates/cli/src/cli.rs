@@ -14,12 +14,13 @@ use wms_core::{SessionState, Verb};
     version,
     about = "See and manage the login sessions of Linux hosts, MultiPoint style.",
     long_about = "See and manage the login sessions of Linux hosts, MultiPoint style: list who \
-is logged on, log users off, disconnect, lock and unlock their sessions, on this host or on \
+is logged on, log users off, disconnect, lock and unlock their sessions and send them \
+messages, on this host or on \
 many through their wmsd agents. A session is the kernel audit session PAM opens for every \
 ssh, console and desktop login.\n\n\
 Two spellings of one command set: this Unix one (wms session close 3) and the Windows \
 MultiPoint cmdlet one, bound by PowerShell's rules (wms Close-WmsSession -SessionId 3,4 \
--WhatIf; also Get-, Disconnect-, Lock- and Unlock-WmsSession).",
+-WhatIf; also Get-, Disconnect-, Lock- and Unlock-WmsSession, and Send-WmsMessage).",
     after_help = "The MultiPoint cmdlet spelling works too, e.g.:\n  wms Get-WmsSession -All\n  wms Close-WmsSession -SessionId 3,4 -WhatIf\n\nExit status: 0 every target handled, 1 a target ended in an error, 2 usage error (nothing done)."
 )]
 pub struct Cli {
@@ -29,7 +30,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Login sessions: list, close, disconnect, lock and unlock them.
+    /// Login sessions: list, close, disconnect, lock and unlock them, send them messages.
     #[command(subcommand)]
     Session(SessionCommand),
     /// Remote servers (their wmsd agents): add, list, remove, like Add-WmsSystem.
@@ -90,6 +91,9 @@ pub enum SessionCommand {
     /// Undo a lock exactly: screen, terminal modes and stopped jobs; what was typed while
     /// locked is discarded. Like Unlock-WmsSession.
     Unlock(ActArgs),
+    /// Send a message: written to each terminal of a terminal session as write(1) writes
+    /// (a banner naming the sender, the text, EOF), like Send-WmsMessage.
+    Message(MessageArgs),
     /// Follow session events as they happen (new, removed, state changed, locked,
     /// unlocked), from this host's agent or many servers' agents, until interrupted.
     Watch(WatchArgs),
@@ -119,6 +123,16 @@ pub struct LockArgs {
     /// The message shown on the locked screen.
     #[arg(short, long, required = true)]
     pub message: String,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// The text to send (at most 1000 characters; line breaks and tabs, no other
+    /// control characters).
+    #[arg(short, long, visible_alias = "message", required = true)]
+    pub text: String,
     #[command(flatten)]
     pub act: ActArgs,
 }
@@ -360,6 +374,9 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
             act_request(Verb::Lock, l.act, Some(l.message))
         }
         Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
+        Command::Session(SessionCommand::Message(m)) => {
+            act_request(Verb::Message, m.act, Some(m.text))
+        }
         Command::Session(SessionCommand::Watch(w)) => Ok(Request {
             servers: w.servers,
             hosts_file: w.hosts_file,
@@ -437,6 +454,26 @@ mod tests {
             (r.verb, r.message.as_deref()),
             (Verb::Lock, Some("Exam over"))
         );
+        assert!(parse(&["session", "message", "3"]).is_err(), "needs --text");
+        let r = parse(&["session", "message", "3", "4", "--text", "Back at 5"]).unwrap();
+        assert_eq!(
+            (r.verb, r.message.as_deref(), r.selection),
+            (
+                Verb::Message,
+                Some("Back at 5"),
+                SelectionArg::Ids(vec![3, 4])
+            )
+        );
+        let r = parse(&[
+            "session",
+            "message",
+            "--all",
+            "--message",
+            "hi",
+            "--what-if",
+        ])
+        .unwrap();
+        assert_eq!((r.selection, r.what_if), (SelectionArg::All, true));
         let r = parse(&["session", "close"]).unwrap();
         assert_eq!(r.selection, SelectionArg::Unbound);
         let r = parse(&["session", "list"]).unwrap();

@@ -35,7 +35,7 @@ pub struct Request {
     pub servers: Vec<String>,
     /// `--hosts-file`: more servers, read when the plan is made.
     pub hosts_file: Option<PathBuf>,
-    /// Lock's message.
+    /// Lock's notice, or the message sent.
     pub message: Option<String>,
     pub what_if: bool,
     pub confirm: bool,
@@ -307,6 +307,7 @@ pub fn unix_verb(verb: Verb) -> &'static str {
         Verb::Disconnect => "disconnect",
         Verb::Lock => "lock",
         Verb::Unlock => "unlock",
+        Verb::Message => "message",
     }
 }
 

@@ -14,6 +14,7 @@ pub enum ActionVerb {
     Disconnect,
     Lock,
     Unlock,
+    Message,
 }
 
 impl ActionVerb {
@@ -23,6 +24,7 @@ impl ActionVerb {
             ActionVerb::Disconnect => Verb::Disconnect,
             ActionVerb::Lock => Verb::Lock,
             ActionVerb::Unlock => Verb::Unlock,
+            ActionVerb::Message => Verb::Message,
         }
     }
 
@@ -32,6 +34,7 @@ impl ActionVerb {
             Verb::Disconnect => ActionVerb::Disconnect,
             Verb::Lock => ActionVerb::Lock,
             Verb::Unlock => ActionVerb::Unlock,
+            Verb::Message => ActionVerb::Message,
             Verb::Get => return None,
         })
     }
@@ -51,7 +54,7 @@ pub struct ActionRequest {
     pub session_ids: Option<Vec<SessionId>>,
     #[serde(default)]
     pub all: bool,
-    /// Lock's message.
+    /// Lock's notice, or the message sent (verb `message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Plan only: every target the caller may act on is answered WhatIf.
@@ -96,20 +99,33 @@ impl ActionRequest {
             }
         }
         match (self.verb, self.message.as_deref()) {
-            (ActionVerb::Lock, None) => return Err("lock needs a message".into()),
-            (ActionVerb::Lock, Some(m)) if m.trim().is_empty() => {
-                return Err("lock needs a message".into())
+            (v, None) if v.verb().takes_message() => {
+                return Err(format!("{} needs a message", verb_name(v)))
             }
-            (ActionVerb::Lock, Some(m)) => crate::message::check_message(m)?,
+            (v, Some(m)) if v.verb().takes_message() && m.trim().is_empty() => {
+                return Err(format!("{} needs a message", verb_name(v)))
+            }
+            (v, Some(m)) if v.verb().takes_message() => crate::message::check_message(m)?,
             (_, Some(_)) => {
                 return Err(format!(
-                    "a message goes only with lock, not with {}",
+                    "a message goes only with lock or message, not with {}",
                     self.verb.verb().cmdlet()
                 ))
             }
             (_, None) => {}
         }
         Ok(sel)
+    }
+}
+
+/// The verb's name on the wire, for errors.
+fn verb_name(v: ActionVerb) -> &'static str {
+    match v {
+        ActionVerb::Close => "close",
+        ActionVerb::Disconnect => "disconnect",
+        ActionVerb::Lock => "lock",
+        ActionVerb::Unlock => "unlock",
+        ActionVerb::Message => "message",
     }
 }
 
@@ -170,5 +186,19 @@ mod tests {
         assert!(r.selection().unwrap_err().starts_with("give sessionIds"));
         let lock = ActionRequest::new(ActionVerb::Lock, &Selection::All, Some(" ".into()), false);
         assert_eq!(lock.selection().unwrap_err(), "lock needs a message");
+        let msg = ActionRequest::new(ActionVerb::Message, &Selection::All, None, false);
+        assert_eq!(msg.selection().unwrap_err(), "message needs a message");
+        let esc = ActionRequest::new(
+            ActionVerb::Message,
+            &Selection::All,
+            Some("hi\x1b[2J".into()),
+            false,
+        );
+        assert!(esc.selection().unwrap_err().contains("U+001B"));
+        let close = ActionRequest::new(ActionVerb::Close, &Selection::All, Some("x".into()), false);
+        assert!(close
+            .selection()
+            .unwrap_err()
+            .contains("not with Close-WmsSession"));
     }
 }

@@ -68,9 +68,12 @@ pub fn authorize(caller: &Caller, verb: Verb, target: &TargetFacts) -> Decision 
     if !verb.changes_state() {
         return Decision::Allow;
     }
-    // Unlocking one's own session gives nothing away; every other change to it would cut
-    // off the command that asks for it.
-    if caller.own_session == Some(target.session_id) && verb != Verb::Unlock {
+    // Unlocking one's own session gives nothing away, and a message to it (as `write` to
+    // one's own terminal) takes nothing from it; every other change to it would cut off
+    // the command that asks for it.
+    if caller.own_session == Some(target.session_id)
+        && !matches!(verb, Verb::Unlock | Verb::Message)
+    {
         return Decision::Deny(DenyReason::OwnSession);
     }
     match caller.role {
@@ -105,7 +108,13 @@ mod tests {
             is_admin,
         }
     }
-    const CHANGING: [Verb; 4] = [Verb::Close, Verb::Disconnect, Verb::Lock, Verb::Unlock];
+    const CHANGING: [Verb; 5] = [
+        Verb::Close,
+        Verb::Disconnect,
+        Verb::Lock,
+        Verb::Unlock,
+        Verb::Message,
+    ];
 
     #[test]
     fn administrators_may_act_on_any_other_session() {
@@ -159,10 +168,9 @@ mod tests {
                     "{role:?} {v:?}"
                 );
             }
-            assert_eq!(
-                authorize(&c, Verb::Unlock, &target(1, ALICE, false)),
-                Decision::Allow
-            );
+            for v in [Verb::Unlock, Verb::Message] {
+                assert_eq!(authorize(&c, v, &target(1, ALICE, false)), Decision::Allow);
+            }
         }
     }
 

@@ -246,16 +246,19 @@ pub enum Verb {
     Disconnect,
     Lock,
     Unlock,
+    /// Send a message (write it to the session's terminals, or show it on its desktop).
+    Message,
 }
 
 impl Verb {
     /// Every verb, in the order the documentation lists them.
-    pub const ALL: [Verb; 5] = [
+    pub const ALL: [Verb; 6] = [
         Verb::Get,
         Verb::Close,
         Verb::Disconnect,
         Verb::Lock,
         Verb::Unlock,
+        Verb::Message,
     ];
 
     /// The MultiPoint cmdlet name, used in what-if lines, prompts and error prefixes.
@@ -266,7 +269,13 @@ impl Verb {
             Verb::Disconnect => "Disconnect-WmsSession",
             Verb::Lock => "Lock-WmsSession",
             Verb::Unlock => "Unlock-WmsSession",
+            Verb::Message => "Send-WmsMessage",
         }
+    }
+
+    /// Whether the verb carries a message (Lock's notice, the message sent).
+    pub fn takes_message(self) -> bool {
+        matches!(self, Verb::Lock | Verb::Message)
     }
 
     /// Whether the verb changes a session (and so is subject to SPEC 5's rules).

@@ -1,7 +1,7 @@
 //! The front door of the host backend: [`Host`], what the CLI and the agent call. It
 //! knows the caller, plans an action with the core's rules over the sessions
 //! [`crate::discover`] finds, and carries it out through the actions ([`crate::close`],
-//! [`crate::disconnect`], [`crate::lock`]), turning what each did into an [`Outcome`].
+//! [`crate::disconnect`], [`crate::lock`], [`crate::message`]), turning what each did into an [`Outcome`].
 
 use crate::config::Config;
 use crate::config::SourceMode;
@@ -131,7 +131,8 @@ impl Host {
         }
     }
 
-    /// Carries out `verb` on `session` for `caller` (`message` is Lock's).
+    /// Carries out `verb` on `session` for `caller` (`message` is Lock's notice, or the
+    /// message sent).
     pub fn act(
         &self,
         caller: &Caller,
@@ -144,6 +145,7 @@ impl Host {
             ActionVerb::Disconnect => self.disconnect(session),
             ActionVerb::Lock => self.lock(caller, session, message.unwrap_or_default()),
             ActionVerb::Unlock => self.unlock(session),
+            ActionVerb::Message => self.message(caller, session, message.unwrap_or_default()),
         }
     }
 
@@ -257,9 +259,18 @@ impl Host {
         &self,
         keep: &(dyn Fn(SessionId) -> bool + Sync),
     ) -> io::Result<Vec<Session>> {
-        let procs = scan_where(keep)?;
-        // Just read: what each process has used is current.
-        let (sessions, logind_error) = self.build(procs, &|_, procs| ssh_client(procs), true);
+        // logind is asked while /proc is read: its answer takes about as long as the scan.
+        let (sessions, logind_error) = std::thread::scope(|s| {
+            let logind = s.spawn(|| self.logind_sessions());
+            let procs = scan_where(keep)?;
+            let logind = move || {
+                logind
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            // Just read: what each process has used is current.
+            io::Result::Ok(self.build(procs, &|_, procs| ssh_client(procs), true, logind))
+        })?;
         match logind_error {
             Some(e) => Err(e),
             None => Ok(sessions),
@@ -319,7 +330,8 @@ impl Host {
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
     ) -> Vec<Session> {
-        let (sessions, logind_error) = self.build(procs, client_of, false);
+        let (sessions, logind_error) =
+            self.build(procs, client_of, false, || self.logind_sessions());
         if let Some(e) = logind_error {
             tracing::warn!(error = %e, "logind's sessions could not be read");
         }
@@ -330,17 +342,20 @@ impl Host {
     /// did not answer (the sessions are then from /proc alone). Unless `fresh` (the
     /// processes were read just now), what each process has used (CPU time, resident
     /// memory) is read again: a table kept by process events does not see it change.
+    /// `logind` gives logind's sessions (see [`Host::logind_sessions`]); it is called on a
+    /// thread of its own while the processes' environments are read.
     fn build(
         &self,
         procs: Vec<SessionProcess>,
         client_of: &(dyn Fn(SessionId, &[SessionProcess]) -> Option<String> + Sync),
         fresh: bool,
+        logind: impl FnOnce() -> io::Result<HashMap<SessionId, LogindSession>> + Send,
     ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
         let euid = rustix::process::geteuid().as_raw();
         let logind = std::thread::scope(|s| {
-            let logind = s.spawn(|| self.logind_sessions());
+            let logind = s.spawn(logind);
             let locks = crate::lock::load_all(&self.config.state_dir);
             // The client address is the one part that reads more than stat:
             // environments, in parallel like the scan.
@@ -544,6 +559,62 @@ impl Host {
         match crate::lock::unlock(&self.config.state_dir, session.session_id) {
             Ok(_) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),
+        }
+    }
+
+    /// Sends `text` to `session`: shown on its desktop, or written to its terminals as
+    /// `write` writes (see [`crate::message`]).
+    pub fn message(&self, caller: &Caller, session: &Session, text: &str) -> Outcome {
+        if let Some(display) = &session.display {
+            return self.message_desktop(session, display, text);
+        }
+        let bytes = crate::message::compose(&self.sender(caller), text);
+        match crate::message::write_to_terminals(session.session_id, session.uid, &bytes) {
+            Ok(ttys) => {
+                tracing::debug!(session = session.session_id.0, ?ttys, "message written");
+                Outcome::Done
+            }
+            Err(crate::message::MessageError::NoTerminal) => Outcome::NotSupported(
+                "it has no terminal and no desktop: there is nothing to show a message on".into(),
+            ),
+            Err(why) => Outcome::Failed(why.to_string()),
+        }
+    }
+
+    /// Shows `text` in a window on the desktop of `session` (X display `display`).
+    ///
+    /// The one call the desktop message window is wired through; this build has no
+    /// desktop backend to find the session's X server and draw on it.
+    fn message_desktop(&self, session: &Session, display: &str, text: &str) -> Outcome {
+        let _ = (session, text);
+        Outcome::NotSupported(format!(
+            "desktop messages are not available in this build: the session's desktop ({display}) cannot be drawn on"
+        ))
+    }
+
+    /// The sender as `write`'s banner names them: the caller's user name (a remote caller
+    /// known only by its token is `wms`), this host, and the terminal wms runs on.
+    fn sender(&self, caller: &Caller) -> crate::message::Sender {
+        // (uid_t)-1 is no user: the agent's callers known by a token alone.
+        let user = if caller.uid.0 == u32::MAX {
+            "wms".to_string()
+        } else {
+            crate::identity::UserCache::default()
+                .get(caller.uid, &self.config)
+                .name
+                .clone()
+        };
+        let tty = procfs::stat(Pid(std::process::id() as i32))
+            .and_then(|s| procfs::tty_name(s.tty_nr))
+            .unwrap_or_else(|| "<no tty>".into());
+        let (hour, minute) =
+            crate::sys::local_hour_minute(wms_core::time::now_unix()).unwrap_or((0, 0));
+        crate::message::Sender {
+            user,
+            host: self.names.short.clone(),
+            tty,
+            hour,
+            minute,
         }
     }
 }

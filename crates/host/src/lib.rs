@@ -8,8 +8,9 @@
 //!
 //! - `engine`: [`Host`], the caller, planning and carrying out actions, outcomes;
 //! - `discover` (where sessions are found), and the actions, one file each: `close`
-//!   (where a session is killed), `disconnect`, `lock` (lock and unlock); [`desktop`]
-//!   (a session's X server and its credentials, for what is done to desktops);
+//!   (where a session is killed), `disconnect`, `lock` (lock and unlock), `message` (a
+//!   message to a terminal session); [`desktop`] (a session's X server and its
+//!   credentials, for what is done to desktops);
 //! - [`table`]: the live session table, kept current from the kernel's process events;
 //! - [`process`]: scanning, pinning and following the processes of sessions, and which
 //!   of them are connection processes;
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod lock;
 pub mod logind;
 mod logins;
+mod message;
 pub mod peer;
 pub mod process;
 mod procfs;

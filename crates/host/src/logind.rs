@@ -5,15 +5,17 @@
 //! logind names a session by its audit session ID when it has one (`Audit`), which is how
 //! its records are matched with the sessions found in `/proc`.
 
-use std::collections::HashMap;
 use std::path::Path;
-use zbus::zvariant::{OwnedObjectPath, OwnedValue, Structure, Value};
+use zbus::zvariant::{as_value, OwnedObjectPath, Type};
 
 const DEST: &str = "org.freedesktop.login1";
 const MANAGER_PATH: &str = "/org/freedesktop/login1";
 const MANAGER: &str = "org.freedesktop.login1.Manager";
 const SESSION: &str = "org.freedesktop.login1.Session";
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+/// The most calls awaiting logind's replies at once: well under the bus's limit per
+/// connection, and enough that logind always has the next one to answer.
+const IN_FLIGHT: usize = 64;
 /// Where the system bus listens unless `DBUS_SYSTEM_BUS_ADDRESS` says otherwise.
 const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 
@@ -89,59 +91,77 @@ pub fn sessions_but(
 fn query(
     known: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
-    let conn = zbus::blocking::Connection::system()?;
-    let reply = conn.call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "ListSessions", &())?;
+    // A runtime of this thread alone: the connection's reader and every call run on it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(LogindError::Thread)?;
+    rt.block_on(query_async(known))
+}
+
+/// A GetAll's answer, with the place of its session in logind's list.
+type Answer = (usize, Result<Option<LogindSession>, LogindError>);
+
+/// ListSessions, then one GetAll per session not `known`, all sent at once over the one
+/// connection and their replies taken as they come: logind answers them back to back, and
+/// no round trip waits for another (one after the other, 250 sessions took 250 round
+/// trips; from a few threads, as many as the threads allowed).
+async fn query_async(
+    known: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(Vec<String>, Vec<LogindSession>), LogindError> {
+    let conn = zbus::Connection::system().await?;
+    let reply = conn
+        .call_method(Some(DEST), MANAGER_PATH, Some(MANAGER), "ListSessions", &())
+        .await?;
     let list: Vec<(String, u32, String, String, OwnedObjectPath)> = reply
         .body()
         .deserialize()
         .map_err(|e| LogindError::Reply(format!("ListSessions: {e}")))?;
     let ids: Vec<String> = list.iter().map(|(id, ..)| id.clone()).collect();
-    let list: Vec<_> = list.into_iter().filter(|(id, ..)| !known(id)).collect();
-    // One GetAll per session: sent from a few threads at once over the one connection,
-    // so that their round trips overlap (logind answers them in turn).
-    let threads = list.len().div_ceil(32).clamp(1, 8);
-    let chunk = list.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<Vec<LogindSession>, LogindError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = list
-            .chunks(chunk)
-            .map(|part| {
-                let conn = &conn;
-                s.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    for (id, _, _, _, path) in part {
-                        if let Some(session) = properties(conn, id, path)? {
-                            out.push(session);
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(list.len());
-    for part in parts {
-        out.extend(part?);
+    let mut calls = tokio::task::JoinSet::new();
+    let mut read = Vec::new();
+    let mut take = |done: Option<Result<Answer, tokio::task::JoinError>>| {
+        let Some(done) = done else { return Ok(()) };
+        let (n, session) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if let Some(session) = session? {
+            read.push((n, session));
+        }
+        Ok::<(), LogindError>(())
+    };
+    for (n, (id, _, _, _, path)) in list.into_iter().filter(|(id, ..)| !known(id)).enumerate() {
+        // The bus refuses a connection more than a set number of calls awaiting replies
+        // (dbus-daemon's max_replies_per_connection, 128 on Debian's system bus).
+        if calls.len() >= IN_FLIGHT {
+            take(calls.join_next().await)?;
+        }
+        let conn = conn.clone();
+        calls.spawn(async move { (n, properties(&conn, &id, &path).await) });
     }
-    Ok((ids, out))
+    while !calls.is_empty() {
+        take(calls.join_next().await)?;
+    }
+    // In logind's order, as ListSessions gave them.
+    read.sort_unstable_by_key(|(n, _)| *n);
+    Ok((ids, read.into_iter().map(|(_, s)| s).collect()))
 }
 
 /// The properties of session `id` at `path`; `None` when it ended meanwhile.
-fn properties(
-    conn: &zbus::blocking::Connection,
+async fn properties(
+    conn: &zbus::Connection,
     id: &str,
     path: &OwnedObjectPath,
 ) -> Result<Option<LogindSession>, LogindError> {
-    let reply = match conn.call_method(
-        Some(DEST),
-        path.as_str(),
-        Some(PROPERTIES),
-        "GetAll",
-        &(SESSION,),
-    ) {
+    let reply = match conn
+        .call_method(
+            Some(DEST),
+            path.as_str(),
+            Some(PROPERTIES),
+            "GetAll",
+            &(SESSION,),
+        )
+        .await
+    {
         Ok(r) => r,
         // A session that ended between the two calls is simply not listed.
         Err(zbus::Error::MethodError(name, _, _)) if name.contains("UnknownObject") => {
@@ -149,97 +169,122 @@ fn properties(
         }
         Err(e) => return Err(e.into()),
     };
-    let props: HashMap<String, OwnedValue> = reply
+    let props: Properties = reply
         .body()
         .deserialize()
         .map_err(|e| LogindError::Reply(format!("session {id}: {e}")))?;
-    Ok(Some(from_properties(id, &props)))
+    Ok(Some(from_properties(id, props)))
 }
 
-/// A session from its D-Bus properties; what is missing or of another type is left empty.
-fn from_properties(id: &str, p: &HashMap<String, OwnedValue>) -> LogindSession {
-    let text = |k: &str| {
-        p.get(k)
-            .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
-            .unwrap_or_default()
-    };
-    let num = |k: &str| p.get(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
-    let flag = |k: &str| {
-        p.get(k)
-            .and_then(|v| bool::try_from(v).ok())
-            .unwrap_or(false)
-    };
-    // `User` is (uid, path) and `Seat` is (name, path): the first field of a structure.
-    let first_of = |k: &str| -> Option<Value<'static>> {
-        let s: Structure = p.get(k)?.try_clone().ok()?.try_into().ok()?;
-        s.fields().first()?.try_to_owned().ok().map(Value::from)
-    };
-    let audit = num("Audit");
+/// The properties of a session that wms reads, decoded straight from GetAll's `a{sv}`
+/// (the others are skipped, never built into values): what is missing is left empty.
+#[derive(Debug, Default, serde::Deserialize, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+#[serde(default, rename_all = "PascalCase")]
+struct Properties {
+    #[serde(with = "as_value")]
+    audit: u32,
+    /// (uid, object path)
+    #[serde(with = "as_value::optional")]
+    user: Option<(u32, OwnedObjectPath)>,
+    #[serde(with = "as_value")]
+    name: String,
+    #[serde(with = "as_value")]
+    timestamp: u64,
+    #[serde(with = "as_value")]
+    leader: u32,
+    #[serde(with = "as_value")]
+    class: String,
+    #[serde(with = "as_value")]
+    r#type: String,
+    /// (name, object path)
+    #[serde(with = "as_value::optional")]
+    seat: Option<(String, OwnedObjectPath)>,
+    #[serde(rename = "VTNr", with = "as_value")]
+    vt_nr: u32,
+    #[serde(rename = "TTY", with = "as_value")]
+    tty: String,
+    #[serde(with = "as_value")]
+    display: String,
+    #[serde(with = "as_value")]
+    remote: bool,
+    #[serde(with = "as_value")]
+    remote_host: String,
+    #[serde(with = "as_value")]
+    service: String,
+    #[serde(with = "as_value")]
+    state: String,
+    #[serde(with = "as_value")]
+    idle_hint: bool,
+    #[serde(with = "as_value")]
+    locked_hint: bool,
+}
+
+/// A session from its D-Bus properties.
+fn from_properties(id: &str, p: Properties) -> LogindSession {
     LogindSession {
         id: id.to_string(),
-        audit: (audit != 0).then_some(audit),
-        uid: first_of("User")
-            .and_then(|v| u32::try_from(&v).ok())
-            .unwrap_or(u32::MAX),
-        name: text("Name"),
-        timestamp_us: p
-            .get("Timestamp")
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(0),
-        leader: num("Leader"),
-        class: text("Class"),
-        session_type: text("Type"),
-        seat: first_of("Seat")
-            .and_then(|v| <&str>::try_from(&v).ok().map(str::to_string))
-            .unwrap_or_default(),
-        vt_nr: num("VTNr"),
-        tty: text("TTY"),
-        display: text("Display"),
-        remote: flag("Remote"),
-        remote_host: text("RemoteHost"),
-        service: text("Service"),
-        state: text("State"),
-        idle_hint: flag("IdleHint"),
-        locked_hint: flag("LockedHint"),
+        audit: (p.audit != 0).then_some(p.audit),
+        uid: p.user.map_or(u32::MAX, |(uid, _)| uid),
+        name: p.name,
+        timestamp_us: p.timestamp,
+        leader: p.leader,
+        class: p.class,
+        session_type: p.r#type,
+        seat: p.seat.map(|(name, _)| name).unwrap_or_default(),
+        vt_nr: p.vt_nr,
+        tty: p.tty,
+        display: p.display,
+        remote: p.remote,
+        remote_host: p.remote_host,
+        service: p.service,
+        state: p.state,
+        idle_hint: p.idle_hint,
+        locked_hint: p.locked_hint,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zbus::zvariant::ObjectPath;
+    use std::collections::HashMap;
+    use zbus::zvariant::serialized::Context;
+    use zbus::zvariant::{ObjectPath, Value, LE};
 
     #[test]
     fn properties_of_a_session_read_as_loginctl_shows_them() {
-        let mut p: HashMap<String, OwnedValue> = HashMap::new();
-        let mut put = |k: &str, v: Value<'static>| {
-            p.insert(k.into(), OwnedValue::try_from(v).unwrap());
-        };
-        put("Audit", Value::U32(7));
-        put("Name", Value::from("alice"));
-        put("Timestamp", Value::U64(1_700_000_000_123_456));
-        put("Leader", Value::U32(640));
-        put("Class", Value::from("user"));
-        put("Type", Value::from("tty"));
-        put("VTNr", Value::U32(0));
-        put("Remote", Value::Bool(true));
-        put("RemoteHost", Value::from("10.0.0.5"));
-        put("Service", Value::from("sshd"));
-        put(
+        let mut p: HashMap<&str, Value<'_>> = HashMap::new();
+        p.insert("Audit", Value::U32(7));
+        p.insert("Name", Value::from("alice"));
+        p.insert("Timestamp", Value::U64(1_700_000_000_123_456));
+        p.insert("Leader", Value::U32(640));
+        p.insert("Class", Value::from("user"));
+        p.insert("Type", Value::from("tty"));
+        p.insert("VTNr", Value::U32(0));
+        p.insert("Remote", Value::Bool(true));
+        p.insert("RemoteHost", Value::from("10.0.0.5"));
+        p.insert("Service", Value::from("sshd"));
+        // Properties wms does not read are skipped, whatever their type.
+        p.insert("Scope", Value::from("session-7.scope"));
+        p.insert("IdleSinceHint", Value::U64(5));
+        p.insert(
             "User",
             Value::from((
                 1000u32,
                 ObjectPath::try_from("/org/freedesktop/login1/user/_1000").unwrap(),
             )),
         );
-        put(
+        p.insert(
             "Seat",
             Value::from((
                 "seat0",
                 ObjectPath::try_from("/org/freedesktop/login1/seat/seat0").unwrap(),
             )),
         );
-        let s = from_properties("7", &p);
+        // As GetAll's reply carries them: an a{sv} in D-Bus encoding.
+        let bytes = zbus::zvariant::to_bytes(Context::new_dbus(LE, 0), &p).unwrap();
+        let (props, _): (Properties, _) = bytes.deserialize().unwrap();
+        let s = from_properties("7", props);
         assert_eq!(s.audit, Some(7));
         assert_eq!(s.uid, 1000);
         assert_eq!(s.name, "alice");

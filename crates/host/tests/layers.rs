@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("close", 4),
     ("disconnect", 4),
     ("lock", 4),
+    ("message", 4),
     ("table", 4),
     ("desktop", 4),
     ("engine", 5),

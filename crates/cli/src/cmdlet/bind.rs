@@ -180,7 +180,7 @@ pub(super) fn is_empty_array(text: &str) -> bool {
         .is_some_and(|inner| inner.trim().is_empty())
 }
 
-/// Lock's Message, mandatory: neither `$null` nor an empty string binds.
+/// Message (Lock's, Send-WmsMessage's), mandatory: neither `$null` nor an empty string binds.
 pub(super) fn check_message(verb: Verb, text: &str) -> Result<String, BindError> {
     if text.trim().eq_ignore_ascii_case("$null") {
         return Err(null_argument(verb, "Message"));
@@ -532,6 +532,25 @@ mod tests {
         // The missing Message is asked for on a terminal or refused (prompt.rs).
         assert_eq!(ok(Verb::Lock, &["3"]).message, None);
         assert_eq!(ok(Verb::Lock, &["-All"]).message, None);
+    }
+
+    #[test]
+    fn send_wms_message_binds_as_lock_does() {
+        // Positional: SessionId, then Message; -Text is Message's alias.
+        let inv = ok(Verb::Message, &["3,4", "Back at five"]);
+        assert_eq!(inv.selection, SelectionArg::Ids(vec![3, 4]));
+        assert_eq!(inv.message.as_deref(), Some("Back at five"));
+        let inv = ok(Verb::Message, &["-All", "-Text", "hi", "-WhatIf"]);
+        assert_eq!(
+            (inv.selection, inv.message.as_deref(), inv.what_if),
+            (SelectionArg::All, Some("hi"), true)
+        );
+        let inv = ok(Verb::Message, &["-All", "hello"]);
+        assert_eq!(inv.message.as_deref(), Some("hello"));
+        assert_eq!(ok(Verb::Message, &["3"]).message, None);
+        assert!(binding_err(Verb::Message, &["3", "-Message", ""]).contains("empty string"));
+        // Message is not a parameter of the cmdlets without one.
+        assert!(binding_err(Verb::Close, &["3", "-Text", "hi"]).contains("'Text'"));
     }
 
     #[test]

@@ -144,12 +144,13 @@ impl BindError {
     }
 }
 
-pub(crate) const VERBS: [Verb; 5] = [
+pub(crate) const VERBS: [Verb; 6] = [
     Verb::Get,
     Verb::Close,
     Verb::Disconnect,
     Verb::Lock,
     Verb::Unlock,
+    Verb::Message,
 ];
 
 /// The module the cmdlets belong to, as a module-qualified name spells it
@@ -195,6 +196,7 @@ mod tests {
         assert_eq!(cmdlet_verb("Disconnect-WmsSession"), Some(Verb::Disconnect));
         assert_eq!(cmdlet_verb("lock-WmsSession"), Some(Verb::Lock));
         assert_eq!(cmdlet_verb("Unlock-wmssession"), Some(Verb::Unlock));
+        assert_eq!(cmdlet_verb("send-wmsmessage"), Some(Verb::Message));
         assert_eq!(cmdlet_verb("Close-WmsSessions"), None);
         assert_eq!(cmdlet_verb("Close"), None);
         // Module-qualified, as PowerShell resolves it.

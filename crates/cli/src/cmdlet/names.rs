@@ -88,7 +88,8 @@ pub(super) enum Scope {
     Every,
     /// The state-changing cmdlets (ShouldProcess: -WhatIf, -Confirm).
     Actions,
-    LockOnly,
+    /// The cmdlets that carry a message: Lock-WmsSession, Send-WmsMessage.
+    WithMessage,
     GetOnly,
 }
 
@@ -97,7 +98,7 @@ impl Scope {
         match self {
             Scope::Every => true,
             Scope::Actions => verb.changes_state(),
-            Scope::LockOnly => verb == Verb::Lock,
+            Scope::WithMessage => verb.takes_message(),
             Scope::GetOnly => verb == Verb::Get,
         }
     }
@@ -168,7 +169,7 @@ const fn should_process(
 /// them, which is the order ambiguity messages list matches in: the cmdlet's own
 /// parameters, then the common parameters (in the order of PowerShell's
 /// `CommonParameters`), then the ShouldProcess ones. SessionId (position 0) and Message
-/// (position 1, Lock) are the positional ones. UserName, State and IdleSeconds are wms's
+/// (position 1, Lock and Send-WmsMessage) are the positional ones. UserName, State and IdleSeconds are wms's
 /// filters, named after the properties they filter on.
 pub(super) static PARAMS: &[ParamSpec] = &[
     spec("SessionId", &[], Role::Bind(Param::SessionId), Scope::Every),
@@ -179,7 +180,13 @@ pub(super) static PARAMS: &[ParamSpec] = &[
         Role::Bind(Param::Server),
         Scope::Every,
     ),
-    spec("Message", &[], Role::Bind(Param::Message), Scope::LockOnly),
+    // -Text: the word the Unix spelling uses (`wms session message --text`).
+    spec(
+        "Message",
+        &["Text"],
+        Role::Bind(Param::Message),
+        Scope::WithMessage,
+    ),
     spec(
         "OutputFormat",
         &[],

@@ -1,10 +1,11 @@
 //! Positional binding: the words left over from named binding go to SessionId (adjacent
-//! words joined into one array argument) and then to Lock's Message.
+//! words joined into one array argument) and then to Message (Lock-WmsSession's notice,
+//! Send-WmsMessage's text).
 
 use super::*;
 
 /// Binds the words left over from named binding to the positional parameters that are
-/// still unbound, in position order (SessionId, then Lock's Message).
+/// still unbound, in position order (SessionId, then Message).
 pub(super) fn bind_positional(
     state: &mut State,
     words: &[PositionalWord<'_>],
@@ -16,7 +17,7 @@ pub(super) fn bind_positional(
     if !state.named.contains(&Param::All) && !state.named.contains(&Param::SessionId) {
         slots.push(Param::SessionId);
     }
-    if verb == Verb::Lock && !state.named.contains(&Param::Message) {
+    if verb.takes_message() && !state.named.contains(&Param::Message) {
         slots.push(Param::Message);
     }
 

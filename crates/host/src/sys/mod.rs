@@ -164,3 +164,19 @@ pub fn canonical_name(host: &str) -> Option<String> {
     };
     name.filter(|n| !n.is_empty())
 }
+
+/// The local wall-clock hour and minute of a Unix time, as the C library's time zone
+/// (TZ, /etc/localtime) has it: the time `write` prints in its banner.
+pub fn local_hour_minute(unix_secs: i64) -> Option<(u32, u32)> {
+    let t: libc::time_t = unix_secs;
+    // SAFETY: an all-zero `tm` is a valid value of a plain C struct (its pointer field,
+    // tm_zone, null); localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals; localtime_r is the reentrant form and
+    // keeps no pointer to either.
+    let out = unsafe { libc::localtime_r(&t, &mut tm) };
+    if out.is_null() {
+        return None;
+    }
+    Some((tm.tm_hour.try_into().ok()?, tm.tm_min.try_into().ok()?))
+}
