@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};
 use wms_core::{
-    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, Step, TargetResult,
-    Uid,
+    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, SessionType, Step,
+    TargetResult, Uid,
 };
 
 /// An action planned for a caller and not yet carried out ([`Host::plan_action`]).
@@ -482,15 +482,28 @@ impl Host {
         }
     }
 
-    /// Locks `session` with `message`: see [`crate::lock`].
+    /// Locks `session` with `message`, by its kind: a terminal (see [`crate::lock`]), an
+    /// X11 desktop (see [`crate::lock::desktop`]); anything else is NotSupported, with why.
     pub fn lock(&self, caller: &Caller, session: &Session, message: &str) -> Outcome {
-        let Some(tty) = &session.tty else {
-            return Outcome::NotSupported(
-                "it has no terminal; only terminal sessions can be locked".into(),
-            );
-        };
         // Who asked, as the rules knew them (the agent acts for its callers).
         let by = caller.uid.0;
+        let desktop = matches!(
+            session.session_type,
+            Some(SessionType::X11 | SessionType::Wayland | SessionType::Mir)
+        ) || session.display.is_some();
+        let Some(tty) = session.tty.as_ref().filter(|_| !desktop) else {
+            use crate::lock::desktop::DesktopLockError;
+            return match crate::lock::desktop::lock(
+                &self.config.state_dir,
+                session.session_id,
+                message,
+                by,
+            ) {
+                Ok(()) => Outcome::Done,
+                Err(DesktopLockError::NotSupported(why)) => Outcome::NotSupported(why),
+                Err(DesktopLockError::Failed(why)) => Outcome::Failed(why),
+            };
+        };
         match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
             Ok(()) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),

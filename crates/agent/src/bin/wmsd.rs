@@ -25,6 +25,10 @@ use wms_agent::{app, AppState};
 use wms_host::{Config, Host};
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().collect();
+    if let Some(code) = wms_host::hidden_subcommand(&raw) {
+        return code;
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
