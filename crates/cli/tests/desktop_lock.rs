@@ -6,205 +6,9 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use wms_testkit::{Desktop, DesktopOptions, TestWindow, WindowSpec};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, GrabMode, GrabStatus};
-
-/// A desktop in a real ssh session: Xvfb 1600x600 split into two RandR monitors of
-/// 800x600, openbox, and `xev` as a window that logs every key and click it receives.
-struct Desktop {
-    _sshd: Sshd,
-    session: SshSession,
-    display: String,
-    authority: String,
-    log: String,
-}
-
-fn mark() -> String {
-    format!("{}-{}", std::process::id(), rand_suffix())
-}
-
-fn rand_suffix() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap()[..8].to_string()
-}
-
-const RIG: &str = r#"
-D="$1"; mkdir -p "$D"; chmod 755 "$D"
-export XAUTHORITY="$D/xauth"
-n=60
-while [ $n -lt 600 ]; do
-  n=$((n + 1 + $$ % 7))
-  [ -e /tmp/.X$n-lock ] && continue
-  : > "$XAUTHORITY"
-  xauth -f "$XAUTHORITY" add :$n . "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  Xvfb :$n -noreset -screen 0 1600x600x24 -nolisten tcp -auth "$XAUTHORITY" 2>"$D/xvfb.err" &
-  x=$!
-  i=0
-  while [ $i -lt 100 ] && kill -0 $x 2>/dev/null && ! xdpyinfo -display :$n >/dev/null 2>&1; do
-    sleep 0.05; i=$((i + 1))
-  done
-  kill -0 $x 2>/dev/null && break
-done
-export DISPLAY=:$n
-xrandr --setmonitor wms-left 800/211x600/158+0+0 none
-xrandr --setmonitor wms-right 800/211x600/158+800+0 none
-xsetroot -solid '#336699'
-openbox >/dev/null 2>&1 &
-sleep 0.5
-xev -geometry 300x200+200+150 > "$D/log" 2>&1 &
-echo $n > "$D/display.tmp"; mv "$D/display.tmp" "$D/display"
-wait
-"#;
-
-fn desktop() -> Desktop {
-    let sshd = Sshd::start();
-    let dir = format!("/tmp/wms-desk-{}", mark());
-    let script = format!("{dir}.sh");
-    std::fs::write(&script, RIG).unwrap();
-    let session = sshd.open_session(&user(Role::Plain), &format!("sh {script} {dir}"), false);
-    let end = Instant::now() + Duration::from_secs(30);
-    let display = loop {
-        if let Ok(n) = std::fs::read_to_string(format!("{dir}/display")) {
-            break format!(":{}", n.trim());
-        }
-        assert!(Instant::now() < end, "the desktop never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let d = Desktop {
-        _sshd: sshd,
-        session,
-        display,
-        authority: format!("{dir}/xauth"),
-        log: format!("{dir}/log"),
-    };
-    // The logging window is up, mapped and focused.
-    let end = Instant::now() + Duration::from_secs(10);
-    while d
-        .xdotool(&["search", "--name", "^Event Tester$"])
-        .trim()
-        .is_empty()
-    {
-        assert!(Instant::now() < end, "the logging window never appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    d
-}
-
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        kill_session(self.session.session_id());
-    }
-}
-
-impl Desktop {
-    fn id(&self) -> String {
-        self.session.session_id().to_string()
-    }
-
-    fn tool(&self, prog: &str, args: &[&str]) -> std::process::Output {
-        Command::new(prog)
-            .args(args)
-            .env("DISPLAY", &self.display)
-            .env("XAUTHORITY", &self.authority)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("run {prog}: {e}"))
-    }
-
-    fn xdotool(&self, args: &[&str]) -> String {
-        String::from_utf8_lossy(&self.tool("xdotool", args).stdout).into_owned()
-    }
-
-    /// Focuses the logging window, then types `key` and clicks inside it.
-    fn type_and_click(&self, key: &str) {
-        let w = self.xdotool(&["search", "--name", "^Event Tester$"]);
-        let w = w.lines().next().unwrap_or("").to_string();
-        self.tool("xdotool", &["windowfocus", &w]);
-        self.tool("xdotool", &["mousemove", "--window", &w, "50", "50"]);
-        self.tool("xdotool", &["key", key]);
-        self.tool("xdotool", &["click", "2"]);
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    fn logged(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The screen as a portable pixmap (`xwd -root | xwdtopnm`).
-    fn capture(&self) -> Vec<u8> {
-        let sh = format!(
-            "xwd -root -silent -display {} | xwdtopnm 2>/dev/null",
-            self.display
-        );
-        let out = Command::new("sh")
-            .args(["-c", &sh])
-            .env("XAUTHORITY", &self.authority)
-            .output()
-            .unwrap();
-        assert!(!out.stdout.is_empty(), "no capture");
-        out.stdout
-    }
-
-    /// What tesseract reads on the monitor at `left` (800x600).
-    fn read_monitor(&self, left: u32) -> String {
-        let sh = format!(
-            "xwd -root -silent -display {} | xwdtopnm 2>/dev/null | pnmcut -left {left} -top 0 -width 800 -height 600 | tee /tmp/wms-ocr-{left}.pnm | tesseract stdin stdout 2>/dev/null",
-            self.display
-        );
-        let out = Command::new("sh")
-            .args(["-c", &sh])
-            .env("XAUTHORITY", &self.authority)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Whether a client of the desktop's user could take the keyboard now.
-    fn keyboard_free(&self) -> bool {
-        let target = wms_host::xconnect::Target {
-            session: wms_core::SessionId(self.session.session_id()),
-            uid: user(Role::Plain).uid,
-            display: self.display[1..].parse().unwrap(),
-            authority: Some(self.authority.clone().into()),
-        };
-        let (conn, screen) = wms_host::xconnect::connect(&target).expect("connect");
-        let root = conn.setup().roots[screen].root;
-        let status = conn
-            .grab_keyboard(
-                false,
-                root,
-                x11rb::CURRENT_TIME,
-                GrabMode::ASYNC,
-                GrabMode::ASYNC,
-            )
-            .unwrap()
-            .reply()
-            .unwrap()
-            .status;
-        if status == GrabStatus::SUCCESS {
-            conn.ungrab_keyboard(x11rb::CURRENT_TIME).unwrap();
-            conn.sync_ok();
-            return true;
-        }
-        false
-    }
-}
-
-trait SyncOk {
-    fn sync_ok(&self);
-}
-impl<C: Connection> SyncOk for C {
-    fn sync_ok(&self) {
-        let _ = self.get_input_focus().map(|c| c.reply());
-    }
-}
-
-/// Lowercase words of what tesseract read, for matching text despite line breaks.
-fn words(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
 
 fn locker_pids(id: &str) -> Vec<i32> {
     let mut out = Vec::new();
@@ -226,36 +30,143 @@ fn locker_pids(id: &str) -> Vec<i32> {
     out
 }
 
+/// A two-monitor desktop (1600x600, two RandR monitors of 800x600) in a real ssh
+/// session, and a window on the left monitor that logs the input it receives.
+fn desktop(sshd: &Sshd) -> (Desktop, TestWindow) {
+    let d = Desktop::start(
+        sshd,
+        &user(Role::Plain),
+        DesktopOptions {
+            width: 1600,
+            height: 600,
+            two_monitors: true,
+            ..DesktopOptions::default()
+        },
+    );
+    let w = d.open_window(WindowSpec::default());
+    (d, w)
+}
+
+/// Focuses the logging window, then types `key` and clicks inside it.
+fn type_and_click(d: &Desktop, w: &TestWindow, key: &str) {
+    w.focus();
+    let (x, y) = (w.x + 50, w.y + 50);
+    let run = |args: &[&str]| {
+        let out = d.x_command("xdotool").args(args).output().unwrap();
+        assert!(out.status.success(), "xdotool {args:?}: {}", stderr(&out));
+    };
+    run(&["mousemove", &x.to_string(), &y.to_string()]);
+    run(&["key", key]);
+    run(&["click", "2"]);
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// What tesseract reads on the monitor at `left` (800 pixels wide).
+fn read_monitor(d: &Desktop, left: u32) -> String {
+    let shot = d.screenshot();
+    let (w, h) = (800, shot.height);
+    let mut ppm = format!("P6\n{w} {h}\n255\n").into_bytes();
+    for y in 0..h {
+        let at = ((y * shot.width + left) * 3) as usize;
+        ppm.extend_from_slice(&shot.rgb[at..at + (w * 3) as usize]);
+    }
+    let mut child = Command::new("tesseract")
+        .args(["stdin", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tesseract");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&ppm).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Lowercase words of what tesseract read, for matching text despite line breaks.
+fn words(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Waits until tesseract reads `text` on the monitor at `left`.
+fn wait_read(d: &Desktop, left: u32, text: &str) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let read = words(&read_monitor(d, left));
+        if read.contains(text) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "monitor at {left} reads {read:?}, not {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether another client of the desktop could take the keyboard now.
+fn keyboard_free(d: &Desktop) -> bool {
+    let stream =
+        std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{}", d.display()))
+            .unwrap();
+    let (stream, _) = x11rb::rust_connection::DefaultStream::from_unix_stream(stream).unwrap();
+    let conn = x11rb::rust_connection::RustConnection::connect_to_stream_with_auth_info(
+        stream,
+        0,
+        b"MIT-MAGIC-COOKIE-1".to_vec(),
+        d.cookie().to_vec(),
+    )
+    .unwrap();
+    let root = conn.setup().roots[0].root;
+    let status = conn
+        .grab_keyboard(
+            false,
+            root,
+            x11rb::CURRENT_TIME,
+            GrabMode::ASYNC,
+            GrabMode::ASYNC,
+        )
+        .unwrap()
+        .reply()
+        .unwrap()
+        .status;
+    if status == GrabStatus::SUCCESS {
+        conn.ungrab_keyboard(x11rb::CURRENT_TIME).unwrap();
+        let _ = conn.get_input_focus().map(|c| c.reply());
+        return true;
+    }
+    false
+}
+
 #[test]
 fn a_desktop_lock_covers_both_monitors_swallows_input_survives_its_killing_and_unlocks_clean() {
-    let d = desktop();
-    let id = d.id();
+    let sshd = Sshd::start();
+    let (d, w) = desktop(&sshd);
+    let id = d.session_id().to_string();
     // Input reaches the logging window before the lock.
-    d.type_and_click("a");
-    let log = d.logged();
-    assert!(log.contains("(keysym 0x61, a)"), "{log}");
-    assert!(log.contains("button 2"), "{log}");
-    std::thread::sleep(Duration::from_millis(300));
-    let before = d.capture();
+    type_and_click(&d, &w, "a");
+    let seen = w.wait_events(2, Duration::from_secs(5));
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let before = d.screenshot();
 
     let out = wms(&["session", "lock", &id, "--message", "Eyes to the front"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for left in [0, 800] {
-        let read = words(&d.read_monitor(left));
+        let read = words(&read_monitor(&d, left));
         assert!(
             read.contains("eyes to the front") && read.contains("locked"),
             "monitor at {left} reads {read:?}"
         );
     }
-    assert_eq!(session(d.session.session_id()).unwrap()["IsLocked"], true);
-    assert!(!d.keyboard_free(), "another client took the keyboard");
+    assert_eq!(session(d.session_id()).unwrap()["IsLocked"], true);
+    assert!(!keyboard_free(&d), "another client took the keyboard");
 
     // Keys and clicks while locked reach nothing.
-    let seen = d.logged().len();
-    d.type_and_click("q");
-    assert!(!d.logged().contains("(keysym 0x71, q)"), "{}", d.logged());
-    let since = d.logged()[seen..].to_string();
-    assert!(!since.contains("ButtonPress"), "{since}");
+    type_and_click(&d, &w, "q");
+    assert_eq!(w.events(), seen, "input reached the window while locked");
 
     // Killed as root by its PID, the lock is back within a second.
     let pids = locker_pids(&id);
@@ -267,49 +178,35 @@ fn a_desktop_lock_covers_both_monitors_swallows_input_survives_its_killing_and_u
         .unwrap();
     loop {
         let now = locker_pids(&id);
-        if now.len() == 1 && now[0] != pids[0] && !d.keyboard_free() {
+        if now.len() == 1 && now[0] != pids[0] && !keyboard_free(&d) {
             break;
         }
         assert!(
             killed.elapsed() < Duration::from_secs(1),
-            "no lock a second after the kill: {:?} {}",
-            now,
-            String::from_utf8_lossy(
-                &Command::new("ps")
-                    .args(["-eo", "pid,ppid,stat,args"])
-                    .output()
-                    .unwrap()
-                    .stdout
-            )
-            .lines()
-            .filter(|l| l.contains("__wms"))
-            .collect::<Vec<_>>()
-            .join("\n")
+            "no lock a second after the kill: {now:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
     // The message follows the grab.
-    let end = Instant::now() + Duration::from_secs(5);
-    loop {
-        let read = words(&d.read_monitor(800));
-        if read.contains("eyes to the front") {
-            break;
-        }
-        assert!(Instant::now() < end, "after the kill: {read:?}");
-    }
+    wait_read(&d, 800, "eyes to the front");
+    type_and_click(&d, &w, "q");
+    assert_eq!(w.events(), seen, "input reached the window while locked");
 
     let out = wms(&["session", "unlock", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(locker_pids(&id).is_empty());
-    assert_eq!(session(d.session.session_id()).unwrap()["IsLocked"], false);
+    assert_eq!(session(d.session_id()).unwrap()["IsLocked"], false);
     // Nothing typed while locked arrives after; new input does.
-    d.type_and_click("z");
-    let log = d.logged();
-    assert!(log.contains("(keysym 0x7a, z)"), "{log}");
-    assert!(!log.contains("(keysym 0x71, q)"), "{log}");
-    std::thread::sleep(Duration::from_millis(300));
+    type_and_click(&d, &w, "z");
+    let after = w.wait_events(4, Duration::from_secs(5));
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert_eq!(&after[..2], &seen[..]);
+    assert_ne!(
+        after[2], seen[0],
+        "the key typed while locked arrived after the unlock"
+    );
     assert!(
-        d.capture() == before,
+        d.screenshot() == before,
         "the screen after unlock differs from the one before"
     );
 }
@@ -344,8 +241,7 @@ fn a_desktop_wms_cannot_reach_is_not_supported() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("its X server :999 cannot be reached")
-            && err.contains("(NotSupportedException)"),
+        err.contains("display :999") && err.contains("(NotSupportedException)"),
         "{err}"
     );
     for s in [&wayland, &nowhere] {

@@ -4,8 +4,8 @@
 //! of its own, root's and outside every audit session like the desktop locker (but not
 //! started again if it ends), so [`show`] returns once it is on the screen.
 
+use crate::desktop::{self as xconnect, NotDesktop};
 use crate::screen_text::{message_box, Typeface, BACKGROUND};
-use crate::xconnect::{self, Unreachable};
 use crate::xwin;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::io::Read;
@@ -43,12 +43,9 @@ impl std::fmt::Display for ShowError {
     }
 }
 
-impl From<Unreachable> for ShowError {
-    fn from(u: Unreachable) -> Self {
-        match u {
-            Unreachable::NotSupported(s) => ShowError::NotSupported(s),
-            Unreachable::Failed(s) => ShowError::Failed(s),
-        }
+impl From<NotDesktop> for ShowError {
+    fn from(e: NotDesktop) -> Self {
+        ShowError::NotSupported(e.0)
     }
 }
 
@@ -153,7 +150,7 @@ fn say(line: &str) {
 /// The window's process: shows the message, says so, and waits to be dismissed.
 fn window(id: SessionId, text: &str) -> Result<(), String> {
     let target = xconnect::find(id).map_err(|e| e.to_string())?;
-    let (conn, screen_num) = xconnect::connect(&target).map_err(|e| e.to_string())?;
+    let (conn, screen_num) = xconnect::connect_with(&target, None).map_err(|e| e.to_string())?;
     let face = Typeface::load()?;
     let screen = conn.setup().roots[screen_num].clone();
     xwin::takes_pictures(&conn, &screen)?;

@@ -356,6 +356,83 @@ pub(crate) fn lay_logind_over(s: &mut Session, l: &LogindSession, oldest: Option
     s.source = Some(SessionSource::Logind);
 }
 
+/// What a session's processes say of its desktop, as logind would say it: its Type and
+/// its X display. `None` when they say nothing beyond how the session was opened (see
+/// [`class_and_type`]); `Some((None, None))` when the Type cannot be known by this caller.
+///
+/// In order: the `XDG_SESSION_TYPE` the session was opened with (pam_systemd and display
+/// managers put it into the environment of the session's first process, and logind's Type
+/// is that same value), with `DISPLAY` for an x11 one; else an X server running inside the
+/// session (`Xvfb`, xrdp's `Xorg`, ...) makes it x11, its display from its arguments or
+/// from the `DISPLAY` of the session's processes; else `WAYLAND_DISPLAY` makes it wayland
+/// and a local `DISPLAY` (`:0`, not an `ssh -X` forward) x11. Environments are read only
+/// when `readable` (the caller's own session, or root): another user's are not, and an X
+/// server seen in their session leaves the Type out rather than guessing.
+pub(crate) fn desktop_seen(
+    procs: &[SessionProcess],
+    readable: bool,
+) -> Option<(Option<SessionType>, Option<String>)> {
+    let server = procs
+        .iter()
+        .find(|p| crate::process::is_x_server(&p.stat.comm));
+    if !readable {
+        return server.map(|_| (None, None));
+    }
+    let server_display = server
+        .and_then(|p| procfs::cmdline(p.stat.pid))
+        .and_then(|args| procfs::x_server_args(&args).display)
+        .map(|n| format!(":{n}"));
+    let first = procs.iter().find(|p| {
+        !is_connection_process(&p.stat.comm) && !crate::process::is_x_server(&p.stat.comm)
+    });
+    let var = |p: &SessionProcess, key: &str| {
+        procfs::environ_var_in(p.stat.pid, p.env_range, key)
+            .and_then(|v| String::from_utf8(v).ok())
+            .filter(|v| !v.is_empty())
+    };
+    let local_display = |d: &String| procfs::local_display_number(d.as_bytes()).is_some();
+    if let Some(first) = first {
+        if let Some(kind) = var(first, "XDG_SESSION_TYPE").and_then(|t| SessionType::parse(&t)) {
+            let display = (kind == SessionType::X11)
+                .then(|| var(first, "DISPLAY").or(server_display))
+                .flatten();
+            return Some((Some(kind), display));
+        }
+    }
+    if server.is_some() {
+        // `Xvfb -displayfd` names no display: its clients' DISPLAY does (the session's
+        // newest processes first, a few dozen at most).
+        let display = server_display.or_else(|| {
+            procs
+                .iter()
+                .rev()
+                .filter(|p| !crate::process::is_x_server(&p.stat.comm))
+                .take(32)
+                .find_map(|p| var(p, "DISPLAY").filter(local_display))
+        });
+        return Some((Some(SessionType::X11), display));
+    }
+    let first = first?;
+    if var(first, "WAYLAND_DISPLAY").is_some() {
+        return Some((Some(SessionType::Wayland), None));
+    }
+    let display = var(first, "DISPLAY").filter(local_display)?;
+    Some((Some(SessionType::X11), Some(display)))
+}
+
+/// Sets what [`desktop_seen`] found on `s` (built from `/proc`, before logind's view is
+/// laid over it).
+pub(crate) fn set_desktop(s: &mut Session, seen: Option<(Option<SessionType>, Option<String>)>) {
+    let Some((kind, display)) = seen else {
+        return;
+    };
+    s.session_type = kind;
+    s.display = display;
+    // Only a terminal session is known never to have a lock hint; a desktop's is its own.
+    s.locked_hint =
+        matches!(kind, Some(SessionType::Tty | SessionType::Unspecified)).then_some(false);
+}
+
 /// Whether `p`, the oldest process of a session, opened it: its parent is outside the
 /// session, and that parent is not a namespace's init that adopted it after its own
 /// parent died (unless it is a login service init starts: `login`, `systemd --user`).

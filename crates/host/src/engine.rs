@@ -338,6 +338,7 @@ impl Host {
     ) -> (Vec<Session>, Option<io::Error>) {
         let sessions = discover::by_session(procs);
         // Asked at once, while /proc is read.
+        let euid = rustix::process::geteuid().as_raw();
         let logind = std::thread::scope(|s| {
             let logind = s.spawn(|| self.logind_sessions());
             let locks = crate::lock::load_all(&self.config.state_dir);
@@ -353,7 +354,11 @@ impl Host {
                             let keys: Vec<ProcessKey> = procs.iter().map(|p| p.key()).collect();
                             Some(discover::usage_now(&keys))
                         };
-                        (client_of(*id, procs), usage)
+                        let readable = procs
+                            .first()
+                            .is_some_and(|p| euid == 0 || euid == p.login_uid);
+                        let desktop = discover::desktop_seen(procs, readable);
+                        (client_of(*id, procs), usage, desktop)
                     })
                     .collect()
             });
@@ -378,8 +383,9 @@ impl Host {
             .iter()
             .zip(clients)
             .map(|((id, procs), client)| {
-                let (client, usage) = client;
+                let (client, usage, desktop) = client;
                 let mut s = builder.build(*id, procs, client);
+                discover::set_desktop(&mut s, desktop);
                 if let Some(usage) = usage {
                     builder.set_usage(&mut s, usage);
                 }

@@ -8,7 +8,8 @@
 //!
 //! - `engine`: [`Host`], the caller, planning and carrying out actions, outcomes;
 //! - `discover` (where sessions are found), and the actions, one file each: `close`
-//!   (where a session is killed), `disconnect`, `lock` (lock and unlock);
+//!   (where a session is killed), `disconnect`, `lock` (lock and unlock); [`desktop`]
+//!   (a session's X server and its credentials, for what is done to desktops);
 //! - [`table`]: the live session table, kept current from the kernel's process events;
 //! - [`process`]: scanning, pinning and following the processes of sessions, and which
 //!   of them are connection processes;
@@ -20,6 +21,7 @@
 
 mod close;
 pub mod config;
+pub mod desktop;
 pub mod desktop_message;
 mod disconnect;
 pub mod discover;
@@ -38,7 +40,6 @@ mod screen_text;
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;
-pub mod xconnect;
 mod xwin;
 
 /// Runs the hidden subcommand the wms binaries start themselves as (the desktop

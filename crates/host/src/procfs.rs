@@ -100,6 +100,47 @@ pub fn environ_value<'a>(env: &'a [u8], key: &str) -> Option<&'a [u8]> {
     })
 }
 
+/// The number of a local X display as `DISPLAY` names it: `:0`, `:1.0`, `unix:2`,
+/// `unix/:3`. `None` for a display on another host (`localhost:10.0`, what `ssh -X`
+/// forwards to its client) and for anything else.
+pub fn local_display_number(display: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(display).ok()?;
+    let (host, rest) = text.rsplit_once(':')?;
+    if !matches!(host, "" | "unix" | "unix/") {
+        return None;
+    }
+    let number = rest.split_once('.').map_or(rest, |(n, _)| n);
+    if number.is_empty() || number.len() > 6 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok()
+}
+
+/// What an X server's arguments say: its display (`:N`) and its authority file
+/// (`-auth FILE`), as `Xorg` and `Xvfb` take them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XServerArgs {
+    pub display: Option<u32>,
+    pub auth: Option<std::path::PathBuf>,
+}
+
+/// [`XServerArgs`] from an X server's command line (its program name first).
+pub fn x_server_args(args: &[Vec<u8>]) -> XServerArgs {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = XServerArgs::default();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a.as_slice() == b"-auth" {
+            out.auth = it
+                .next()
+                .map(|f| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(f)));
+        } else if a.first() == Some(&b':') && out.display.is_none() {
+            out.display = local_display_number(a);
+        }
+    }
+    out
+}
+
 /// The name of a terminal device number as `ps` and `w` show it (`pts/3`, `tty2`).
 pub fn tty_name(tty_nr: u32) -> Option<String> {
     if tty_nr == 0 {
@@ -375,6 +416,54 @@ mod tests {
     use super::*;
 
     const SSHD: &str = "1900 (sshd) S 1896 1900 1900 0 -1 4194560 512 0 0 0 1 0 0 0 20 0 1 0 123456 12345678 1234 18446744073709551615 0 0 0 0 0 0 0 4096 81926 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+    #[test]
+    fn only_local_displays_have_a_number_here() {
+        for (d, n) in [
+            (":0", Some(0)),
+            (":12.0", Some(12)),
+            ("unix:3", Some(3)),
+            ("unix/:4.1", Some(4)),
+        ] {
+            assert_eq!(local_display_number(d.as_bytes()), n, "{d}");
+        }
+        for d in [
+            "localhost:10.0",
+            "host:0",
+            ":",
+            ":x",
+            ":1234567",
+            "",
+            "0",
+            ":-1",
+        ] {
+            assert_eq!(local_display_number(d.as_bytes()), None, "{d}");
+        }
+    }
+
+    #[test]
+    fn an_x_servers_arguments_name_its_display_and_authority() {
+        let args = |l: &str| {
+            l.split(' ')
+                .map(|a| a.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
+        let a = x_server_args(&args(
+            "/usr/lib/xorg/Xorg :0 -seat seat0 -auth /var/run/lightdm/root/:0 vt7",
+        ));
+        assert_eq!(a.display, Some(0));
+        assert_eq!(
+            a.auth.as_deref(),
+            Some(std::path::Path::new("/var/run/lightdm/root/:0"))
+        );
+        let a = x_server_args(&args(
+            "Xvfb -displayfd 3 -auth /tmp/x/auth -screen 0 640x480x24",
+        ));
+        assert_eq!(a.display, None);
+        assert_eq!(a.auth.as_deref(), Some(std::path::Path::new("/tmp/x/auth")));
+        // The program's own name is not its display, nor is a trailing `-auth`.
+        assert_eq!(x_server_args(&args(":5 -auth")), XServerArgs::default());
+    }
 
     #[test]
     fn parses_a_plain_stat() {

@@ -18,7 +18,6 @@ const LAYERS: &[(&str, u32)] = &[
     ("logind", 1),
     ("screen_text", 1),
     ("xwin", 2),
-    ("xconnect", 2),
     ("identity", 2),
     ("peer", 2),
     ("logins", 2),
@@ -26,11 +25,12 @@ const LAYERS: &[(&str, u32)] = &[
     ("discover", 4),
     ("close", 4),
     ("disconnect", 4),
-    ("lock", 4),
-    ("desktop_message", 4),
     ("table", 4),
-    ("engine", 5),
-    ("lib", 6),
+    ("desktop", 4),
+    ("lock", 5),
+    ("desktop_message", 5),
+    ("engine", 6),
+    ("lib", 7),
 ];
 
 /// The most non-test lines a source file may have.

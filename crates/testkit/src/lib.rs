@@ -10,6 +10,7 @@
 //! - opens sessions with the real `ssh` client, with a terminal (`ssh -tt` whose local side is
 //!   a pseudo-terminal owned by this kit, so a test reads the client's screen as a user would)
 //!   or without one ([`Sshd::open_session`], [`Sshd::run`]);
+//! - starts real X desktops (`Xvfb` with `openbox`) inside such sessions ([`Desktop`]);
 //! - observes sessions the way the operating system shows them ([`session_pids`],
 //!   [`wait_session_gone`]).
 //!
@@ -44,6 +45,7 @@ use rustix::process::{Pid, Signal};
 #[allow(unsafe_code)]
 pub mod gen;
 
+mod desktop;
 mod files;
 mod output;
 mod processes;
@@ -51,7 +53,9 @@ mod sandbox;
 mod sessions;
 mod sshd;
 mod users;
+mod xwindow;
 
+pub use desktop::*;
 pub use files::*;
 use output::*;
 pub use processes::*;
@@ -59,6 +63,7 @@ pub use sandbox::*;
 pub use sessions::*;
 pub use sshd::*;
 pub use users::*;
+pub use xwindow::{InputEvent, Screenshot, TestWindow, WindowSpec};
 
 /// The machine-wide lock file serialising user creation and the binary cache.
 pub const LOCK_PATH: &str = "/run/wms-testkit.lock";

@@ -46,12 +46,9 @@ pub enum DesktopLockError {
     Failed(String),
 }
 
-impl From<crate::xconnect::Unreachable> for DesktopLockError {
-    fn from(u: crate::xconnect::Unreachable) -> Self {
-        match u {
-            crate::xconnect::Unreachable::NotSupported(s) => DesktopLockError::NotSupported(s),
-            crate::xconnect::Unreachable::Failed(s) => DesktopLockError::Failed(s),
-        }
+impl From<crate::desktop::NotDesktop> for DesktopLockError {
+    fn from(e: crate::desktop::NotDesktop) -> Self {
+        DesktopLockError::NotSupported(e.0)
     }
 }
 
@@ -157,10 +154,10 @@ pub(crate) fn lock(
     message: &str,
     by_uid: u32,
 ) -> Result<(), DesktopLockError> {
-    let target = crate::xconnect::find(id)?;
+    let target = crate::desktop::find(id)?;
     // Reached once here, so a desktop wms cannot draw on is NotSupported before anything
     // is recorded or started.
-    drop(crate::xconnect::connect(&target)?);
+    drop(crate::desktop::connect(&target)?);
     let record_err = |e: std::io::Error| {
         DesktopLockError::Failed(format!(
             "cannot record the lock in {}: {e}",

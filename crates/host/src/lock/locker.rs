@@ -4,6 +4,7 @@
 //! the locker starts again if it dies).
 
 use super::desktop::{stands, wait_exit, GRAB_BOUND, SUBCOMMAND};
+use crate::desktop::Connection as RustConnection;
 use crate::screen_text::{lock_screen, Typeface, BACKGROUND};
 use crate::xwin;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -17,7 +18,6 @@ use wms_core::SessionId;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, EventMask, Screen, Visibility, Window};
 use x11rb::protocol::Event;
-use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
 /// The locker's exit code when the session's X server cannot be reached.
@@ -214,7 +214,7 @@ fn run_locker(id: SessionId, nonce: &str, state_dir: &Path, first: bool) -> Exit
         return ExitCode::SUCCESS;
     };
     let display = record.desktop.as_ref().map(|d| d.display);
-    let target = match crate::xconnect::find(id) {
+    let target = match crate::desktop::find(id) {
         Ok(t) if Some(t.display) == display => t,
         Ok(t) => {
             return fail(
@@ -227,7 +227,8 @@ fn run_locker(id: SessionId, nonce: &str, state_dir: &Path, first: bool) -> Exit
         }
         Err(e) => return fail(e.to_string(), UNREACHABLE),
     };
-    let (conn, screen_num) = match crate::xconnect::connect(&target) {
+    // No bound on waits: the locker waits for events; a dead server ends the connection.
+    let (conn, screen_num) = match crate::desktop::connect_with(&target, None) {
         Ok(c) => c,
         Err(e) => return fail(e.to_string(), UNREACHABLE),
     };

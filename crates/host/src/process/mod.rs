@@ -60,6 +60,18 @@ pub fn is_connection_process(comm: &str) -> bool {
     matches!(comm, "sshd" | "sshd-session" | "sshd-auth")
 }
 
+/// Whether a process of this name is an X server (`Xorg`, `Xvfb`, xrdp's `Xorg`, VNC's
+/// `Xvnc`, ...): a session that runs one is an X11 desktop whose display it serves.
+/// Discovery (the session's Type and Display) and `desktop` (the server to talk to) ask
+/// here. `Xwayland` is not one of them: it serves X clients of a Wayland desktop, whose
+/// screen is the compositor's.
+pub fn is_x_server(comm: &str) -> bool {
+    matches!(
+        comm,
+        "X" | "Xorg" | "Xvfb" | "Xephyr" | "Xvnc" | "Xtigervnc" | "Xtightvnc" | "Xdummy"
+    )
+}
+
 /// Reads every live process that belongs to a login session. Processes that exit during
 /// the scan are simply not part of it.
 ///
