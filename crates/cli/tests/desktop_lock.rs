@@ -3,6 +3,8 @@
 //! sees it (tesseract) and typed at as a person would (xdotool).
 
 mod common;
+#[allow(unused_imports)]
+use common::Agent;
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -249,4 +251,203 @@ fn a_desktop_wms_cannot_reach_is_not_supported() {
         assert!(locker_pids(&s.session_id().to_string()).is_empty());
         kill_session(s.session_id());
     }
+}
+
+/// Every process of session `id`'s desktop lock (locker and keeper).
+fn lock_processes(id: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let argv: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if argv.get(1) == Some(&b"__wms-desktop-lock".as_slice())
+            && argv.get(3) == Some(&id.as_bytes())
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// `wms args...` as root with the configuration `config` (an agent's: it goes through it).
+fn wms_with(config: &str, args: &[&str]) -> std::process::Output {
+    Command::new(wms_path())
+        .args(args)
+        .env("WMS_CONFIG", config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < end, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_locked_desktop_stays_on_top_survives_an_agent_restart_is_held_again_and_unlocks_after() {
+    let sshd = Sshd::start();
+    let (d, _w) = desktop(&sshd);
+    let id = d.session_id().to_string();
+    let mut agent = Agent::unix();
+    let config = agent.config.clone();
+    let out = wms_with(
+        &config,
+        &["session", "lock", &id, "--message", "Back at ten"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_read(&d, 0, "back at ten");
+
+    // A window mapped above the lock afterwards (override-redirect, so no window manager
+    // stands in between) is covered again.
+    let above = d.open_window(WindowSpec {
+        x: 900,
+        y: 100,
+        override_redirect: true,
+        ..WindowSpec::default()
+    });
+    let red = WindowSpec::default().color;
+    wait_until(
+        "the lock was not raised over a new window",
+        Duration::from_secs(2),
+        || {
+            let shot = d.screenshot();
+            (900..1220).all(|x| (100..300).all(|y| shot.pixel(x, y) != red))
+        },
+    );
+    drop(above);
+
+    // Without the agent the lock holds.
+    agent.kill();
+    assert!(!keyboard_free(&d));
+    // Both of its processes, stopped and then killed together: only the record is left.
+    let pids = lock_processes(&id);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    for sig in ["-STOP", "-KILL"] {
+        let mut kill = Command::new("kill");
+        kill.arg(sig);
+        for p in &pids {
+            kill.arg(p.to_string());
+        }
+        assert!(kill.status().unwrap().success());
+    }
+    wait_until(
+        "the killed locker kept the keyboard",
+        Duration::from_secs(5),
+        || keyboard_free(&d),
+    );
+    // The agent that starts finds the record without its locker and holds the lock again.
+    agent.start_again();
+    wait_until(
+        "the agent did not hold the lock again",
+        Duration::from_secs(10),
+        || !keyboard_free(&d),
+    );
+    wait_read(&d, 800, "back at ten");
+    let listed = wms_with(&config, &["session", "list", &id, "-o", "json"]);
+    let listed: serde_json::Value = serde_json::from_str(stdout(&listed).trim()).unwrap();
+    assert_eq!(listed["IsLocked"], true, "{listed}");
+
+    let out = wms_with(&config, &["session", "unlock", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(lock_processes(&id).is_empty());
+    assert!(keyboard_free(&d));
+}
+
+#[test]
+fn a_grab_another_client_holds_fails_the_lock_with_the_reason_and_leaves_nothing() {
+    let sshd = Sshd::start();
+    let (d, _w) = desktop(&sshd);
+    let id = d.session_id().to_string();
+    let stream =
+        std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{}", d.display()))
+            .unwrap();
+    let (stream, _) = x11rb::rust_connection::DefaultStream::from_unix_stream(stream).unwrap();
+    let holder = x11rb::rust_connection::RustConnection::connect_to_stream_with_auth_info(
+        stream,
+        0,
+        b"MIT-MAGIC-COOKIE-1".to_vec(),
+        d.cookie().to_vec(),
+    )
+    .unwrap();
+    let root = holder.setup().roots[0].root;
+    let status = holder
+        .grab_keyboard(
+            false,
+            root,
+            x11rb::CURRENT_TIME,
+            GrabMode::ASYNC,
+            GrabMode::ASYNC,
+        )
+        .unwrap()
+        .reply()
+        .unwrap()
+        .status;
+    assert_eq!(status, GrabStatus::SUCCESS);
+    let before = d.screenshot();
+
+    let out = wms(&["Lock-WmsSession", &id, "Hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot grab the desktop's input") && err.contains("another client holds it"),
+        "{err}"
+    );
+    assert!(lock_processes(&id).is_empty());
+    assert_eq!(session(d.session_id()).unwrap()["IsLocked"], false);
+    assert!(
+        d.screenshot() == before,
+        "the failed lock left something on the screen"
+    );
+
+    // Once the grab is let go, the lock is had.
+    drop(holder);
+    let out = wms(&["Lock-WmsSession", &id, "Hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = wms(&["Unlock-WmsSession", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(lock_processes(&id).is_empty());
+}
+
+#[test]
+fn a_message_window_shows_the_text_grabs_nothing_and_goes_when_dismissed() {
+    let sshd = Sshd::start();
+    let (d, _w) = desktop(&sshd);
+    let id = d.session_id().to_string();
+    // What `wms_host::desktop_message::show` starts.
+    let out = Command::new(wms_path())
+        .args(["__wms-desktop-message", "launch", &id])
+        .env("WMS_MESSAGE_TEXT", "Lunch is ready")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "shown\n", "{}", stderr(&out));
+    wait_read(&d, 0, "lunch is ready");
+    assert!(keyboard_free(&d), "the message window took the keyboard");
+    let find = || {
+        let out = d
+            .x_command("xdotool")
+            .args(["search", "--name", "^wms message$"])
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_string()
+    };
+    assert!(!find().is_empty(), "no message window");
+    let key = d
+        .x_command("xdotool")
+        .args(["key", "Return"])
+        .output()
+        .unwrap();
+    assert!(key.status.success());
+    wait_until("the message window stayed", Duration::from_secs(5), || {
+        find().is_empty()
+    });
+    assert!(!words(&read_monitor(&d, 0)).contains("lunch is ready"));
 }

@@ -232,6 +232,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             None
         }
     };
+    // Desktop locks recorded without their locker (both of its processes were killed, or
+    // the machine's locker was ended with the agent's unit) are held again.
+    let locks_dir = config.state_dir.clone();
+    tokio::task::spawn_blocking(move || wms_host::lock::desktop::restore(&locks_dir));
     let mut state = AppState::new(Host::new(config), audit, tokens);
     state.live = live.clone();
     let state = Arc::new(state);
