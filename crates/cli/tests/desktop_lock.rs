@@ -170,6 +170,17 @@ fn a_desktop_lock_covers_both_monitors_swallows_input_survives_its_killing_and_u
     type_and_click(&d, &w, "q");
     assert_eq!(w.events(), seen, "input reached the window while locked");
 
+    // Its processes are outside every audit session: no close (not --all, not the
+    // administrator's own session's) reaches them.
+    for p in lock_processes(&id) {
+        let sid = std::fs::read_to_string(format!("/proc/{p}/sessionid")).unwrap();
+        assert_eq!(
+            sid.trim(),
+            "4294967295",
+            "lock process {p} is in session {sid}"
+        );
+    }
+
     // Killed as root by its PID, the lock is back within a second.
     let pids = locker_pids(&id);
     assert_eq!(pids.len(), 1, "{pids:?}");
