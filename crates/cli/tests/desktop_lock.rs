@@ -204,6 +204,12 @@ fn a_desktop_lock_covers_both_monitors_swallows_input_survives_its_killing_and_u
     wait_read(&d, 800, "eyes to the front");
     type_and_click(&d, &w, "q");
     assert_eq!(w.events(), seen, "input reached the window while locked");
+    // Locking it again replaces the message, with the same locker.
+    let locker = locker_pids(&id);
+    let out = wms(&["session", "lock", &id, "--message", "Pens down now"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    wait_read(&d, 0, "pens down now");
+    assert_eq!(locker_pids(&id), locker);
 
     let out = wms(&["session", "unlock", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
