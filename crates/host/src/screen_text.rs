@@ -1,11 +1,11 @@
 //! Text drawn for a person on a desktop (the lock screen, the message window): the
-//! message laid out in DejaVu Sans, large, dark on light, wrapped and centred, into a
+//! message laid out in DejaVu Sans (ab_glyph), large, dark on light, wrapped and centred, into a
 //! 32-bit pixel buffer the X server takes as it is (blue, green, red, pad: the ZPixmap
 //! layout of a 24-bit TrueColor screen on a little-endian host).
 //!
 //! The text is what `wms_core::message::printable` leaves: text, never a command.
 
-use fontdue::{Font, FontSettings};
+use ab_glyph::{point, Font, FontVec, PxScale, ScaleFont};
 
 /// Where Debian's fonts-dejavu-core (a dependency of the package) puts the font.
 pub const FONT_PATH: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -15,7 +15,7 @@ pub const BACKGROUND: u32 = 0xf2f2f2;
 pub const INK: u32 = 0x101010;
 
 /// A loaded font.
-pub struct Typeface(Font);
+pub struct Typeface(FontVec);
 
 impl Typeface {
     /// Loads DejaVu Sans; the error names the file and what is wrong with it.
@@ -23,7 +23,7 @@ impl Typeface {
         let bytes = std::fs::read(FONT_PATH).map_err(|e| {
             format!("cannot read the font {FONT_PATH}: {e} (install fonts-dejavu-core)")
         })?;
-        Font::from_bytes(bytes, FontSettings::default())
+        FontVec::try_from_vec(bytes)
             .map(Typeface)
             .map_err(|e| format!("cannot load the font {FONT_PATH}: {e}"))
     }
@@ -80,9 +80,15 @@ impl Picture {
     }
 }
 
+/// How wide `s` is at `size` pixels.
+fn width_of(font: &FontVec, s: &str, size: f32) -> f32 {
+    let scaled = font.as_scaled(PxScale::from(size));
+    s.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum()
+}
+
 /// Lines of `text` (paragraphs kept) wrapped to `max_width` pixels at `size`.
-fn wrap(font: &Font, text: &str, size: f32, max_width: f32) -> Vec<String> {
-    let width = |s: &str| -> f32 { s.chars().map(|c| font.metrics(c, size).advance_width).sum() };
+fn wrap(font: &FontVec, text: &str, size: f32, max_width: f32) -> Vec<String> {
+    let width = |s: &str| -> f32 { width_of(font, s, size) };
     let mut lines = Vec::new();
     for para in text.lines() {
         let mut line = String::new();
@@ -143,24 +149,27 @@ pub fn draw_centred(
     let total = line_height * lines.len() as i32;
     let mut baseline = y + (h - total).max(0) / 2 + (size * 1.0).round() as i32;
     for line in &lines {
-        let line_width: f32 = line
-            .chars()
-            .map(|c| font.metrics(c, size).advance_width)
-            .sum();
+        let line_width = width_of(font, line, size);
         let mut pen = x as f32 + (w as f32 - line_width).max(0.0) / 2.0;
+        let scaled = font.as_scaled(PxScale::from(size));
         for c in line.chars() {
-            let (m, bitmap) = font.rasterize(c, size);
-            let left = pen.round() as i32 + m.xmin;
-            let top = baseline - m.height as i32 - m.ymin;
-            for row in 0..m.height {
-                for col in 0..m.width {
-                    let cov = bitmap[row * m.width + col];
-                    if cov > 0 {
-                        picture.blend(left + col as i32, top + row as i32, INK, cov);
+            let id = font.glyph_id(c);
+            let glyph = id.with_scale_and_position(size, point(pen, baseline as f32));
+            if let Some(outline) = font.outline_glyph(glyph) {
+                let b = outline.px_bounds();
+                outline.draw(|gx, gy, cov| {
+                    let a = (cov.clamp(0.0, 1.0) * 255.0) as u8;
+                    if a > 0 {
+                        picture.blend(
+                            b.min.x as i32 + gx as i32,
+                            b.min.y as i32 + gy as i32,
+                            INK,
+                            a,
+                        );
                     }
-                }
+                });
             }
-            pen += m.advance_width;
+            pen += scaled.h_advance(id);
         }
         baseline += line_height;
     }
@@ -256,7 +265,7 @@ mod tests {
         let lines = wrap(font, &"x".repeat(300), 40.0, 200.0);
         assert!(lines.len() > 5, "{lines:?}");
         for l in &lines {
-            let w: f32 = l.chars().map(|c| font.metrics(c, 40.0).advance_width).sum();
+            let w = width_of(font, l, 40.0);
             assert!(w <= 200.0, "{l}");
         }
         let mut p = Picture::filled(100, 50, BACKGROUND);
