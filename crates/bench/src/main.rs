@@ -32,6 +32,7 @@ mod agent_bench;
 mod logind_bench;
 mod measure;
 mod report;
+mod thumb_bench;
 
 use agent::Agent;
 use measure::{
@@ -55,8 +56,8 @@ struct Args {
     runs: usize,
     quick: bool,
     /// The benchmarks to run (`--only list,agent-idle,agent-list,agent-load,agent-watch,
-    /// close-one,sandbox,logind-list,close-all,close-all-ns`; `agent` for the four agent ones); all
-    /// when empty.
+    /// close-one,sandbox,logind-list,thumbnail,close-all,close-all-ns`; `agent` for the four
+    /// agent ones); all when empty.
     only: Vec<String>,
     /// The load generator for `GET /v1/sessions` (oha); not measured without it.
     oha: Option<PathBuf>,
@@ -275,6 +276,17 @@ fn run_benches(a: &Args, rep: &mut Report) -> Res<()> {
             "The logind sandbox was not available, so listing through logind was not measured."
                 .into(),
         ),
+    }
+
+    // 3c. A desktop's thumbnail through the agent (issue 11).
+    if a.wants("thumbnail") {
+        eprintln!("wms-bench: a Medium thumbnail of a 1920x1080 desktop through the agent");
+        match thumb_bench::thumbnail_bench(a) {
+            Ok(v) => rep.thumbnail = Some(v),
+            Err(e) => rep
+                .notes
+                .push(format!("The thumbnail benchmark failed: {e}")),
+        }
     }
 
     // 4. Close all of 500.
