@@ -192,6 +192,19 @@ fn a_terminal_has_no_thumbnail_and_another_users_screen_is_refused() {
         assert!(r.stderr.contains("denied"), "{}", r.stderr);
         assert!(r.stdout.is_empty());
     }
+    // Its own user may, in-process (with the user's own rights) as through the agent.
+    let own = wms_as(
+        &sshd,
+        &user(Role::Plain),
+        &format!(
+            "session thumbnail {} --size large --output {}",
+            d.session_id(),
+            d.dir().display()
+        ),
+        b"",
+    );
+    assert_eq!(own.status.code(), Some(0), "{}", own.stderr);
+    assert_eq!(decode(own.stdout.trim()).0, 640);
     let own = agent.wms_as(
         &sshd,
         &user(Role::Plain),
