@@ -262,6 +262,27 @@ fn get_wmssession_thumbnail_names_the_file_in_each_desktop_session_object() {
         dir.join(path).display().to_string()
     };
     assert_eq!(decode(&path).0, 160);
+    // Without IDs: every session listed, the desktops with their thumbnails.
+    let t = sshd.open_session(&user(Role::Plain), "exec sleep 600", false);
+    let all = wms_with(
+        &config,
+        &dir,
+        &[
+            "Get-WmsSession",
+            "-Thumbnail",
+            "Small",
+            "-OutputFormat",
+            "json",
+        ],
+    );
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    let listed: Vec<Value> = stdout(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |id: u32| listed.iter().find(|s| s["SessionId"] == id).unwrap();
+    assert!(find(d.session_id())["Thumbnail"].is_string());
+    assert!(find(t.session_id()).get("Thumbnail").is_none());
     let bad = wms_with(&config, &dir, &["Get-WmsSession", "-Thumbnail", "Huge"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(

@@ -97,7 +97,14 @@ fn with_thumbnails(
     sessions: &mut [Session],
     rep: &mut Reporter,
 ) {
-    let ids: Vec<SessionId> = sessions.iter().map(|s| s.session_id).collect();
+    let by_id = matches!(job.selection, Selection::Ids(_));
+    // Listing every session, only those known to be X11 desktops are asked for (a look
+    // is audited, and through an agent counted against the caller's rate of actions).
+    let ids: Vec<SessionId> = sessions
+        .iter()
+        .filter(|s| by_id || s.session_type == Some(wms_core::SessionType::X11))
+        .map(|s| s.session_id)
+        .collect();
     if ids.is_empty() {
         return;
     }
@@ -105,7 +112,6 @@ fn with_thumbnails(
         Ok(r) => r,
         Err(e) => return rep.error_line(&e.to_string(), "InvalidOperationException"),
     };
-    let by_id = matches!(job.selection, Selection::Ids(_));
     for (r, png) in results {
         let Some(s) = sessions.iter_mut().find(|s| s.session_id == r.session_id) else {
             continue;
