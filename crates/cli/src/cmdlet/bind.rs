@@ -491,6 +491,23 @@ mod tests {
     }
 
     #[test]
+    fn get_takes_a_thumbnail_size_by_multipoints_names() {
+        use wms_core::ThumbnailSize;
+        assert_eq!(
+            ok(Verb::Get, &["7", "-Thumbnail", "fullscreen"]).thumbnail,
+            Some(ThumbnailSize::FullScreen)
+        );
+        assert_eq!(
+            ok(Verb::Get, &["-Th", "Small"]).thumbnail,
+            Some(ThumbnailSize::Small)
+        );
+        assert_eq!(ok(Verb::Get, &["7"]).thumbnail, None);
+        let e = binding_err(Verb::Get, &["-Thumbnail", "full"]);
+        assert!(e.contains("Small, Medium, Large, FullScreen"), "{e}");
+        assert!(binding_err(Verb::Lock, &["3", "-Thumbnail", "Small"]).contains("Thumbnail"));
+    }
+
+    #[test]
     fn get_all_with_server_and_format() {
         let inv = ok(
             Verb::Get,
