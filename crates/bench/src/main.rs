@@ -35,6 +35,7 @@ mod desktop_lock_bench;
 mod logind_bench;
 mod measure;
 mod report;
+mod thumb_bench;
 
 use agent::Agent;
 use measure::{
@@ -58,8 +59,8 @@ struct Args {
     runs: usize,
     quick: bool,
     /// The benchmarks to run (`--only list,agent-idle,agent-list,agent-load,agent-watch,
-    /// close-one,sandbox,logind-list,desktop-lock,close-all,close-all-ns`; `agent` for the four agent ones); all
-    /// when empty.
+    /// close-one,sandbox,logind-list,desktop-lock,thumbnail,close-all,close-all-ns`; `agent`
+    /// for the four agent ones); all when empty.
     only: Vec<String>,
     /// The load generator for `GET /v1/sessions` (oha); not measured without it.
     oha: Option<PathBuf>,
@@ -293,6 +294,17 @@ fn run_benches(a: &Args, rep: &mut Report) -> Res<()> {
                 rep.notes
                     .push(format!("The desktop lock benchmark failed: {e}"));
             }
+        }
+    }
+
+    // 3d. A desktop's thumbnail through the agent (issue 11).
+    if a.wants("thumbnail") {
+        eprintln!("wms-bench: a Medium thumbnail of a 1920x1080 desktop through the agent");
+        match thumb_bench::thumbnail_bench(a) {
+            Ok(v) => rep.thumbnail = Some(v),
+            Err(e) => rep
+                .notes
+                .push(format!("The thumbnail benchmark failed: {e}")),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Report {
     pub logind_list: Option<Value>,
     /// Locking 20 X desktops with one command (crates/bench/src/desktop_lock_bench.rs).
     pub desktop_lock: Option<Value>,
+    /// A desktop's thumbnail through the agent against netpbm (issue 11).
+    pub thumbnail: Option<Value>,
     pub notes: Vec<String>,
     bin_dir: PathBuf,
 }
@@ -160,6 +162,7 @@ impl Report {
             "close_all_in_pid_namespace": self.close_all_ns,
             "list_logind_sessions": self.logind_list,
             "desktop_lock": self.desktop_lock,
+            "thumbnail": self.thumbnail,
             "notes": self.notes,
         })
     }
@@ -438,6 +441,34 @@ impl Report {
                 v["desktops"],
                 all / one,
                 yes(all < 1000.0)
+            );
+        }
+        if let Some(v) = &self.thumbnail {
+            let (w, p) = (&v["wms_agent"], &v["netpbm"]);
+            let _ = writeln!(
+                o,
+                "\n### A desktop's thumbnail\n\nA Medium thumbnail (320x180 PNG) of a {} Xvfb desktop in a real ssh session, {} runs each, taking turns:\n",
+                v["screen"].as_str().unwrap_or("?"),
+                v["runs"]
+            );
+            let _ = writeln!(o, "| command | elapsed | / netpbm |");
+            let _ = writeln!(o, "|---|---|---|");
+            let r = s_ms(w) / s_ms(p);
+            let _ = writeln!(
+                o,
+                "| `GET /v1/sessions/ID/thumbnail?size=medium` (wmsd) | {} | **{r:.2}** |",
+                s_cell(w)
+            );
+            let _ = writeln!(
+                o,
+                "| `xwd -root \\| xwdtopnm \\| pnmscale -width 320 \\| pnmtopng` | {} | 1 |",
+                s_cell(p)
+            );
+            let _ = writeln!(
+                o,
+                "| a Medium thumbnail of a 1920x1080 desktop through the agent in under 50 ms | {:.1} ms | {} |",
+                s_ms(w),
+                yes(s_ms(w) < 50.0)
             );
         }
         for n in &self.notes {

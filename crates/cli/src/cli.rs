@@ -90,6 +90,10 @@ pub enum SessionCommand {
     /// Undo a lock exactly: screen, terminal modes and stopped jobs; what was typed while
     /// locked is discarded. Like Unlock-WmsSession.
     Unlock(ActArgs),
+    /// Write a PNG thumbnail of each desktop session's screen and print its path, like
+    /// Get-WmsSession -Thumbnail. Sizes: small (160 pixels wide), medium (320), large
+    /// (640), full (the screen's own); the height keeps the screen's proportions.
+    Thumbnail(ThumbnailArgs),
     /// Follow session events as they happen (new, removed, state changed, locked,
     /// unlocked), from this host's agent or many servers' agents, until interrupted.
     Watch(WatchArgs),
@@ -106,6 +110,30 @@ pub struct WatchArgs {
     /// Also watch every host named in FILE (one per line; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ThumbnailArgs {
+    /// Session IDs (spaced or comma-separated).
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    /// The thumbnail's size.
+    #[arg(long, value_enum, default_value = "medium")]
+    pub size: SizeArg,
+    /// The directory the files are written to (default: the current one). Each is named
+    /// HOST-session-ID-SIZE.png.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SizeArg {
+    Small,
+    Medium,
+    Large,
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -324,6 +352,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         warning_action: pref(common.warning_action),
         output: None,
         view: crate::view::View::default(),
+        thumbnail: None,
     }
 }
 
@@ -360,6 +389,23 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
             act_request(Verb::Lock, l.act, Some(l.message))
         }
         Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
+        Command::Session(SessionCommand::Thumbnail(t)) => {
+            let ids = parse_ids(&t.ids)?;
+            use wms_core::ThumbnailSize as S;
+            let size = match t.size {
+                SizeArg::Small => S::Small,
+                SizeArg::Medium => S::Medium,
+                SizeArg::Large => S::Large,
+                SizeArg::Full => S::FullScreen,
+            };
+            Ok(Request {
+                thumbnail: Some(crate::plan::ThumbnailWant {
+                    size,
+                    dir: t.output,
+                }),
+                ..request(Verb::Get, SelectionArg::Ids(ids), t.common)
+            })
+        }
         Command::Session(SessionCommand::Watch(w)) => Ok(Request {
             servers: w.servers,
             hosts_file: w.hosts_file,

@@ -60,6 +60,9 @@ fn main() -> ExitCode {
                     sort: inv.sort,
                     descending: inv.descending,
                 },
+                thumbnail: inv
+                    .thumbnail
+                    .map(|size| plan::ThumbnailWant { size, dir: None }),
             }),
             Err(e) => {
                 eprintln!("{e}");

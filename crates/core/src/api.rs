@@ -32,7 +32,7 @@ impl ActionVerb {
             Verb::Disconnect => ActionVerb::Disconnect,
             Verb::Lock => ActionVerb::Lock,
             Verb::Unlock => ActionVerb::Unlock,
-            Verb::Get => return None,
+            Verb::Get | Verb::Thumbnail => return None,
         })
     }
 }

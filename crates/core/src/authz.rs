@@ -68,9 +68,11 @@ pub fn authorize(caller: &Caller, verb: Verb, target: &TargetFacts) -> Decision 
     if !verb.changes_state() {
         return Decision::Allow;
     }
-    // Unlocking one's own session gives nothing away; every other change to it would cut
-    // off the command that asks for it.
-    if caller.own_session == Some(target.session_id) && verb != Verb::Unlock {
+    // Unlocking one's own session gives nothing away, nor does looking at the screen one
+    // sits at; every other change to it would cut off the command that asks for it.
+    if caller.own_session == Some(target.session_id)
+        && !matches!(verb, Verb::Unlock | Verb::Thumbnail)
+    {
         return Decision::Deny(DenyReason::OwnSession);
     }
     match caller.role {

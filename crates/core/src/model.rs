@@ -246,6 +246,9 @@ pub enum Verb {
     Disconnect,
     Lock,
     Unlock,
+    /// Looking at a desktop's screen (`Get-WmsSession -Thumbnail`): acting on the session
+    /// by SPEC 5's rules, though it changes nothing.
+    Thumbnail,
 }
 
 impl Verb {
@@ -257,6 +260,7 @@ impl Verb {
             Verb::Disconnect => "Disconnect-WmsSession",
             Verb::Lock => "Lock-WmsSession",
             Verb::Unlock => "Unlock-WmsSession",
+            Verb::Thumbnail => "Get-WmsSession",
         }
     }
 
@@ -343,6 +347,10 @@ pub struct Session {
     /// this host: piped back into wms, the object goes to the same server.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub server: Option<String>,
+    /// The PNG file a thumbnail of its screen was written to (`Get-WmsSession
+    /// -Thumbnail`), on the machine that ran the command.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub thumbnail: Option<String>,
     /// The session's loginuid; what the authorization rules compare, not shown.
     #[serde(skip)]
     pub uid: Uid,
@@ -382,6 +390,7 @@ impl Session {
             ("LockMessage", self.lock_message.clone()),
             ("LockedHint", self.locked_hint.map(b)),
             ("Source", self.source.map(|s| s.to_string())),
+            ("Thumbnail", self.thumbnail.clone()),
         ];
         p.retain(|(_, v)| v.is_some());
         p.into_iter()

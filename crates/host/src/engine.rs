@@ -475,6 +475,25 @@ impl Host {
         }
     }
 
+    /// Thumbnails of `size` of the sessions `selection` names that `caller` may look at
+    /// (see [`crate::desktop::thumbnails`]); `intent` records what is about to be looked at.
+    pub fn thumbnails(
+        &self,
+        caller: &Caller,
+        selection: &Selection,
+        size: wms_core::ThumbnailSize,
+        intent: &mut dyn FnMut(&[crate::desktop::Viewed]) -> io::Result<()>,
+    ) -> io::Result<Vec<crate::desktop::ThumbnailResult>> {
+        let sessions = match selection {
+            Selection::All => self.sessions()?,
+            Selection::Ids(ids) => {
+                let ids: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
+                self.sessions_where(&|s| ids.contains(&s))?
+            }
+        };
+        crate::desktop::thumbnails(caller, selection, &sessions, size, &self.names.fqdn, intent)
+    }
+
     /// Closes (logs off) `session`: see [`crate::close`].
     pub fn close(&self, session: &Session) -> Outcome {
         match crate::close::close_listed(

@@ -15,6 +15,7 @@ fn past_tense(verb: Verb) -> &'static str {
         Verb::Disconnect => "disconnected",
         Verb::Lock => "locked",
         Verb::Unlock => "unlocked",
+        Verb::Thumbnail => "captured",
     }
 }
 
