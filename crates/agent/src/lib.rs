@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod refusals;
 pub mod serve;
 mod stream;
+mod thumbs;
 pub mod tls;
 pub mod tokens;
 
@@ -148,6 +149,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/sessions", get(list))
         .route("/v1/actions", post(action))
+        .route("/v1/sessions/{id}/thumbnail", get(thumbs::thumbnail))
         .route("/v1/events", get(stream::events))
         .route("/metrics", get(stream::metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))

@@ -36,7 +36,8 @@ pub fn document() -> Value {
             "IsLocked": {"type": "boolean"},
             "LockMessage": {"type": "string"},
             "LockedHint": {"type": "boolean"},
-            "Source": {"type": "string", "enum": ["logind", "proc"]}
+            "Source": {"type": "string", "enum": ["logind", "proc"]},
+            "Thumbnail": {"type": "string", "description": "Set by the client (Get-WmsSession -Thumbnail): the PNG file it wrote; the agent never sends it"}
         }
     });
     json!({
@@ -76,6 +77,28 @@ pub fn document() -> Value {
                         "403": {"$ref": "#/components/responses/Error"},
                         "408": {"$ref": "#/components/responses/Error"},
                         "413": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/TooMany"},
+                        "500": {"$ref": "#/components/responses/Error"},
+                        "503": {"$ref": "#/components/responses/Error"}
+                    }
+                }
+            },
+            "/v1/sessions/{id}/thumbnail": {
+                "get": {
+                    "summary": "A PNG of a desktop session's screen (Get-WmsSession -Thumbnail), read from the session's own X server with its own cookie. Looking is acting on the session: a plain user may look at their own sessions, an operator at non-administrators', an administrator at any; the intent is audited before the screen is read, the outcome after",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 4294967294u32}, "description": "The session ID"},
+                        {"name": "size", "in": "query", "required": false, "schema": {"type": "string", "enum": ["small", "medium", "large", "full"], "default": "medium"}, "description": "small: 160 pixels wide, medium: 320, large: 640, full: the screen's own size; the height keeps the screen's proportions and a narrower screen is not enlarged"}
+                    ],
+                    "responses": {
+                        "200": {"description": "The thumbnail", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                        "400": {"$ref": "#/components/responses/Error"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "403": {"$ref": "#/components/responses/Error"},
+                        "404": {"$ref": "#/components/responses/Error"},
+                        "408": {"$ref": "#/components/responses/Error"},
+                        "422": {"description": "The session has no desktop wms can read (a terminal session, a Wayland desktop, an X server it cannot reach or whose screen is too large): the error says why", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                         "429": {"$ref": "#/components/responses/TooMany"},
                         "500": {"$ref": "#/components/responses/Error"},
                         "503": {"$ref": "#/components/responses/Error"}

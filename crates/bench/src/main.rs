@@ -16,6 +16,8 @@
 //!   in-process and through an agent, against `loginctl terminate-session` on an ssh
 //!   session of 50 processes in the logind sandbox, all measured until every process of
 //!   the session has exited;
+//! - desktop lock (`desktop_lock_bench`): 20 real X desktops locked with one command,
+//!   against locking one;
 //! - close all: 500 sessions of 5 processes, by their IDs, and with `--all` inside a private
 //!   PID namespace that holds only the generated sessions;
 //! - peak memory (maximum RSS from `/usr/bin/time -v`) of wms in each case.
@@ -29,9 +31,11 @@
 
 mod agent;
 mod agent_bench;
+mod desktop_lock_bench;
 mod logind_bench;
 mod measure;
 mod report;
+mod thumb_bench;
 
 use agent::Agent;
 use measure::{
@@ -55,8 +59,8 @@ struct Args {
     runs: usize,
     quick: bool,
     /// The benchmarks to run (`--only list,agent-idle,agent-list,agent-load,agent-watch,
-    /// close-one,sandbox,logind-list,close-all,close-all-ns`; `agent` for the four agent ones); all
-    /// when empty.
+    /// close-one,sandbox,logind-list,desktop-lock,thumbnail,close-all,close-all-ns`; `agent`
+    /// for the four agent ones); all when empty.
     only: Vec<String>,
     /// The load generator for `GET /v1/sessions` (oha); not measured without it.
     oha: Option<PathBuf>,
@@ -275,6 +279,33 @@ fn run_benches(a: &Args, rep: &mut Report) -> Res<()> {
             "The logind sandbox was not available, so listing through logind was not measured."
                 .into(),
         ),
+    }
+
+    // 3c. Lock 20 desktops with one command (issue 11).
+    if a.wants("desktop-lock") {
+        eprintln!(
+            "wms-bench: lock {} X desktops with one command",
+            desktop_lock_bench::DESKTOPS
+        );
+        match desktop_lock_bench::lock_desktops(a) {
+            Ok(v) => rep.desktop_lock = Some(v),
+            Err(e) => {
+                eprintln!("wms-bench: the desktop lock benchmark failed: {e}");
+                rep.notes
+                    .push(format!("The desktop lock benchmark failed: {e}"));
+            }
+        }
+    }
+
+    // 3d. A desktop's thumbnail through the agent (issue 11).
+    if a.wants("thumbnail") {
+        eprintln!("wms-bench: a Medium thumbnail of a 1920x1080 desktop through the agent");
+        match thumb_bench::thumbnail_bench(a) {
+            Ok(v) => rep.thumbnail = Some(v),
+            Err(e) => rep
+                .notes
+                .push(format!("The thumbnail benchmark failed: {e}")),
+        }
     }
 
     // 4. Close all of 500.

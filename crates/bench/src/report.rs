@@ -22,6 +22,10 @@ pub struct Report {
     pub close_all_ns: Option<Value>,
     /// Listing the sessions a real logind registered (crates/bench/src/logind_bench.rs).
     pub logind_list: Option<Value>,
+    /// Locking 20 X desktops with one command (crates/bench/src/desktop_lock_bench.rs).
+    pub desktop_lock: Option<Value>,
+    /// A desktop's thumbnail through the agent against netpbm (issue 11).
+    pub thumbnail: Option<Value>,
     pub notes: Vec<String>,
     bin_dir: PathBuf,
 }
@@ -157,6 +161,8 @@ impl Report {
             "close_all_by_id": self.close_all_ids,
             "close_all_in_pid_namespace": self.close_all_ns,
             "list_logind_sessions": self.logind_list,
+            "desktop_lock": self.desktop_lock,
+            "thumbnail": self.thumbnail,
             "notes": self.notes,
         })
     }
@@ -387,6 +393,82 @@ impl Report {
                 "| list {} logind sessions through logind no slower than loginctl list-sessions | {r:.2} × loginctl | {} |",
                 v["sessions"],
                 yes(r <= 1.0)
+            );
+        }
+        if let Some(v) = &self.desktop_lock {
+            let ms = |key: &str| v[key]["median_ms"].as_f64().unwrap_or(f64::NAN);
+            let one = ms("lock_one");
+            let _ = writeln!(
+                o,
+                "\nLocking {} X desktops (Xvfb 1024x768 with openbox, each in its own ssh session) with one command, against locking one of them ({} runs each, taking turns; median):\n",
+                v["desktops"], v["runs"]
+            );
+            let _ = writeln!(o, "| command | elapsed | / one desktop |");
+            let _ = writeln!(o, "|---|---|---|");
+            for (label, key, base) in [
+                (
+                    "`wms session lock ID --message ...`, one desktop",
+                    "lock_one",
+                    "lock_one",
+                ),
+                (
+                    "`wms session unlock ID`, one desktop",
+                    "unlock_one",
+                    "unlock_one",
+                ),
+                (
+                    "`wms session lock ID... --message ...`, all of them",
+                    "lock_all",
+                    "lock_one",
+                ),
+                (
+                    "`wms session unlock ID...`, all of them",
+                    "unlock_all",
+                    "unlock_one",
+                ),
+            ] {
+                let _ = writeln!(
+                    o,
+                    "| {label} | {:.1} ms | {:.2} |",
+                    ms(key),
+                    ms(key) / ms(base)
+                );
+            }
+            let all = ms("lock_all");
+            let _ = writeln!(
+                o,
+                "| lock {} desktops with one command in under 1 s | {all:.0} ms ({:.2} × one) | {} |",
+                v["desktops"],
+                all / one,
+                yes(all < 1000.0)
+            );
+        }
+        if let Some(v) = &self.thumbnail {
+            let (w, p) = (&v["wms_agent"], &v["netpbm"]);
+            let _ = writeln!(
+                o,
+                "\n### A desktop's thumbnail\n\nA Medium thumbnail (320x180 PNG) of a {} Xvfb desktop in a real ssh session, {} runs each, taking turns:\n",
+                v["screen"].as_str().unwrap_or("?"),
+                v["runs"]
+            );
+            let _ = writeln!(o, "| command | elapsed | / netpbm |");
+            let _ = writeln!(o, "|---|---|---|");
+            let r = s_ms(w) / s_ms(p);
+            let _ = writeln!(
+                o,
+                "| `GET /v1/sessions/ID/thumbnail?size=medium` (wmsd) | {} | **{r:.2}** |",
+                s_cell(w)
+            );
+            let _ = writeln!(
+                o,
+                "| `xwd -root \\| xwdtopnm \\| pnmscale -width 320 \\| pnmtopng` | {} | 1 |",
+                s_cell(p)
+            );
+            let _ = writeln!(
+                o,
+                "| a Medium thumbnail of a 1920x1080 desktop through the agent in under 50 ms | {:.1} ms | {} |",
+                s_ms(w),
+                yes(s_ms(w) < 50.0)
             );
         }
         for n in &self.notes {

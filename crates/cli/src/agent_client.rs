@@ -215,6 +215,43 @@ impl AgentClient {
         })
     }
 
+    /// A thumbnail of session `id` (`GET /v1/sessions/{id}/thumbnail?size=`): the PNG, or
+    /// the outcome the agent answered with instead (404 NotFound, 403 AccessDenied, 422
+    /// NotSupported, 500 Failed, each with its reason).
+    pub async fn thumbnail(
+        &self,
+        id: wms_core::SessionId,
+        size: wms_core::ThumbnailSize,
+    ) -> Result<Result<Bytes, wms_core::Outcome>, ClientError> {
+        use wms_core::Outcome;
+        let who = self.describe();
+        let path = format!("/v1/sessions/{id}/thumbnail?size={}", size.name());
+        let resp = self.send(Method::GET, &path, None, &[]).await?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::BrokenAnswer {
+                who: who.clone(),
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        let why = || {
+            serde_json::from_slice::<ErrorResponse>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_default()
+        };
+        Ok(match status {
+            StatusCode::OK => Ok(bytes),
+            StatusCode::NOT_FOUND => Err(Outcome::NotFound),
+            StatusCode::FORBIDDEN => Err(Outcome::AccessDenied(why())),
+            StatusCode::UNPROCESSABLE_ENTITY => Err(Outcome::NotSupported(why())),
+            StatusCode::INTERNAL_SERVER_ERROR => Err(Outcome::Failed(why())),
+            _ => return Err(refused(&who, status, &bytes)),
+        })
+    }
+
     async fn request(
         &self,
         method: Method,

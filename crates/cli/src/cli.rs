@@ -94,6 +94,10 @@ pub enum SessionCommand {
     /// Send a message: written to each terminal of a terminal session as write(1) writes
     /// (a banner naming the sender, the text, EOF), like Send-WmsMessage.
     Message(MessageArgs),
+    /// Write a PNG thumbnail of each desktop session's screen and print its path, like
+    /// Get-WmsSession -Thumbnail. Sizes: small (160 pixels wide), medium (320), large
+    /// (640), full (the screen's own); the height keeps the screen's proportions.
+    Thumbnail(ThumbnailArgs),
     /// Follow session events as they happen (new, removed, state changed, locked,
     /// unlocked), from this host's agent or many servers' agents, until interrupted.
     Watch(WatchArgs),
@@ -110,6 +114,30 @@ pub struct WatchArgs {
     /// Also watch every host named in FILE (one per line; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ThumbnailArgs {
+    /// Session IDs (spaced or comma-separated).
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    /// The thumbnail's size.
+    #[arg(long, value_enum, default_value = "medium")]
+    pub size: SizeArg,
+    /// The directory the files are written to (default: the current one). Each is named
+    /// HOST-session-ID-SIZE.png.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SizeArg {
+    Small,
+    Medium,
+    Large,
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -338,6 +366,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         warning_action: pref(common.warning_action),
         output: None,
         view: crate::view::View::default(),
+        thumbnail: None,
     }
 }
 
@@ -376,6 +405,23 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
         Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
         Command::Session(SessionCommand::Message(m)) => {
             act_request(Verb::Message, m.act, Some(m.text))
+        }
+        Command::Session(SessionCommand::Thumbnail(t)) => {
+            let ids = parse_ids(&t.ids)?;
+            use wms_core::ThumbnailSize as S;
+            let size = match t.size {
+                SizeArg::Small => S::Small,
+                SizeArg::Medium => S::Medium,
+                SizeArg::Large => S::Large,
+                SizeArg::Full => S::FullScreen,
+            };
+            Ok(Request {
+                thumbnail: Some(crate::plan::ThumbnailWant {
+                    size,
+                    dir: t.output,
+                }),
+                ..request(Verb::Get, SelectionArg::Ids(ids), t.common)
+            })
         }
         Command::Session(SessionCommand::Watch(w)) => Ok(Request {
             servers: w.servers,

@@ -17,6 +17,9 @@ use wms_cli::{cli, cmdlet, watch};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = wms_host::hidden_subcommand(&args) {
+        return code;
+    }
     // `wms <Verb>-WmsSession ...` is the cmdlet spelling; anything else is the Unix one.
     if let Some(verb) = args.get(1).and_then(|a| cmdlet::cmdlet_verb(a)) {
         let bound = cmdlet::bind(verb, &args[2..]).and_then(|inv| {
@@ -57,6 +60,9 @@ fn main() -> ExitCode {
                     sort: inv.sort,
                     descending: inv.descending,
                 },
+                thumbnail: inv
+                    .thumbnail
+                    .map(|size| plan::ThumbnailWant { size, dir: None }),
             }),
             Err(e) => {
                 eprintln!("{e}");

@@ -46,6 +46,16 @@ pub struct Request {
     pub output: Option<OutputFormat>,
     /// Which sessions a listing shows and in what order.
     pub view: crate::view::View,
+    /// Thumbnails asked for (`wms session thumbnail`, `Get-WmsSession -Thumbnail`).
+    pub thumbnail: Option<ThumbnailWant>,
+}
+
+/// Thumbnails asked for: their size, and the directory the PNG files are written to
+/// (the current one by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbnailWant {
+    pub size: wms_core::ThumbnailSize,
+    pub dir: Option<PathBuf>,
 }
 
 /// Why no plan could be made. Nothing was done in any case.
@@ -107,6 +117,7 @@ pub struct Plan {
     pub stdin_is_pipeline: bool,
     /// Standard input carried no session object at all.
     pub empty_pipeline: bool,
+    pub thumbnail: Option<ThumbnailWant>,
 }
 
 impl Plan {
@@ -243,6 +254,7 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
         warning_action: req.warning_action,
         output: req.output,
         view: req.view,
+        thumbnail: req.thumbnail,
         host,
         targets,
         stdin_is_pipeline,
@@ -308,6 +320,7 @@ pub fn unix_verb(verb: Verb) -> &'static str {
         Verb::Lock => "lock",
         Verb::Unlock => "unlock",
         Verb::Message => "message",
+        Verb::Thumbnail => "thumbnail",
     }
 }
 

@@ -198,7 +198,7 @@ fn a_session_without_a_terminal_cannot_be_locked() {
     let out = wms(&["Lock-WmsSession", &s.session_id().to_string(), "Hello"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("it has no terminal; only terminal sessions can be locked")
+        stderr(&out).contains("it has no terminal, and no desktop wms can lock")
             && stderr(&out).contains("(NotSupportedException)"),
         "{}",
         stderr(&out)

@@ -35,7 +35,7 @@ impl ActionVerb {
             Verb::Lock => ActionVerb::Lock,
             Verb::Unlock => ActionVerb::Unlock,
             Verb::Message => ActionVerb::Message,
-            Verb::Get => return None,
+            Verb::Get | Verb::Thumbnail => return None,
         })
     }
 }

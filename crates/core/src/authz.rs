@@ -68,11 +68,11 @@ pub fn authorize(caller: &Caller, verb: Verb, target: &TargetFacts) -> Decision 
     if !verb.changes_state() {
         return Decision::Allow;
     }
-    // Unlocking one's own session gives nothing away, and a message to it (as `write` to
-    // one's own terminal) takes nothing from it; every other change to it would cut off
-    // the command that asks for it.
+    // Unlocking one's own session gives nothing away, nor does looking at the screen one
+    // sits at, and a message to it (as `write` to one's own terminal) takes nothing from
+    // it; every other change to it would cut off the command that asks for it.
     if caller.own_session == Some(target.session_id)
-        && !matches!(verb, Verb::Unlock | Verb::Message)
+        && !matches!(verb, Verb::Unlock | Verb::Message | Verb::Thumbnail)
     {
         return Decision::Deny(DenyReason::OwnSession);
     }

@@ -9,6 +9,7 @@ pub mod message;
 pub mod model;
 pub mod outcome;
 pub mod plan;
+pub mod thumbnail;
 pub mod time;
 
 pub use authz::{authorize, Caller, Decision, DenyReason, Role};
@@ -17,3 +18,4 @@ pub use model::{
 };
 pub use outcome::{Outcome, TargetResult};
 pub use plan::{plan, unique_ids, Selection, Step};
+pub use thumbnail::ThumbnailSize;

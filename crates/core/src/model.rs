@@ -248,6 +248,9 @@ pub enum Verb {
     Unlock,
     /// Send a message (write it to the session's terminals, or show it on its desktop).
     Message,
+    /// Looking at a desktop's screen (`Get-WmsSession -Thumbnail`): acting on the session
+    /// by SPEC 5's rules, though it changes nothing.
+    Thumbnail,
 }
 
 impl Verb {
@@ -270,6 +273,7 @@ impl Verb {
             Verb::Lock => "Lock-WmsSession",
             Verb::Unlock => "Unlock-WmsSession",
             Verb::Message => "Send-WmsMessage",
+            Verb::Thumbnail => "Get-WmsSession",
         }
     }
 
@@ -361,6 +365,10 @@ pub struct Session {
     /// this host: piped back into wms, the object goes to the same server.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub server: Option<String>,
+    /// The PNG file a thumbnail of its screen was written to (`Get-WmsSession
+    /// -Thumbnail`), on the machine that ran the command.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub thumbnail: Option<String>,
     /// The session's loginuid; what the authorization rules compare, not shown.
     #[serde(skip)]
     pub uid: Uid,
@@ -400,6 +408,7 @@ impl Session {
             ("LockMessage", self.lock_message.clone()),
             ("LockedHint", self.locked_hint.map(b)),
             ("Source", self.source.map(|s| s.to_string())),
+            ("Thumbnail", self.thumbnail.clone()),
         ];
         p.retain(|(_, v)| v.is_some());
         p.into_iter()

@@ -84,6 +84,7 @@ fn every_subcommand_has_its_page() {
         "wms-session-lock.1",
         "wms-session-unlock.1",
         "wms-session-message.1",
+        "wms-session-thumbnail.1",
         "wms-session-watch.1",
         "wms-system-add.1",
         "wmsd.1",

@@ -214,6 +214,7 @@ impl<'a> Builder<'a> {
             .then_some(false),
             source: Some(SessionSource::Proc),
             server: None,
+            thumbnail: None,
             uid,
         }
     }

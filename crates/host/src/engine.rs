@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::io;
 use wms_core::api::{ActionRequest, ActionVerb};
 use wms_core::{
-    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, Step, TargetResult,
-    Uid,
+    plan, Caller, Outcome, Pid, Selection, Session, SessionId, SessionState, SessionType, Step,
+    TargetResult, Uid,
 };
 
 /// An action planned for a caller and not yet carried out ([`Host::plan_action`]).
@@ -209,33 +209,57 @@ impl Host {
             message,
             steps,
         } = planned;
-        let results = steps
-            .into_iter()
-            .map(|step| match step {
-                Step::Report {
-                    session_id,
-                    user_name,
-                    outcome,
-                } => TargetResult {
-                    computer_name: self.names.fqdn.clone(),
-                    session_id,
-                    user_name,
-                    class: None,
-                    outcome,
+        let one = |step: Step| match step {
+            Step::Report {
+                session_id,
+                user_name,
+                outcome,
+            } => TargetResult {
+                computer_name: self.names.fqdn.clone(),
+                session_id,
+                user_name,
+                class: None,
+                outcome,
+            },
+            Step::Act(s) => TargetResult {
+                computer_name: s.computer_name.clone(),
+                session_id: s.session_id,
+                user_name: Some(s.user_name.clone()),
+                class: s.class.filter(|c| !c.is_login()),
+                outcome: if what_if {
+                    Outcome::WhatIf
+                } else {
+                    self.act(caller, verb, &s, message.as_deref())
                 },
-                Step::Act(s) => TargetResult {
-                    computer_name: s.computer_name.clone(),
-                    session_id: s.session_id,
-                    user_name: Some(s.user_name.clone()),
-                    class: s.class.filter(|c| !c.is_login()),
-                    outcome: if what_if {
-                        Outcome::WhatIf
-                    } else {
-                        self.act(caller, verb, &s, message.as_deref())
-                    },
-                },
-            })
-            .collect();
+            },
+        };
+        // A lock or unlock mostly waits (for a desktop's locker to start, its X server to
+        // answer), each on its own session: they run side by side, so that locking a room
+        // of desktops takes about as long as locking one. Closes keep their own pacing.
+        let side_by_side = matches!(verb, ActionVerb::Lock | ActionVerb::Unlock) && !what_if;
+        let results: Vec<TargetResult> = if side_by_side && steps.len() > 1 {
+            const AT_ONCE: usize = 32;
+            let mut steps = steps;
+            let mut results = Vec::with_capacity(steps.len());
+            while !steps.is_empty() {
+                let batch: Vec<Step> = steps.drain(..steps.len().min(AT_ONCE)).collect();
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = batch
+                        .into_iter()
+                        .map(|step| scope.spawn(|| one(step)))
+                        .collect();
+                    for h in handles {
+                        match h.join() {
+                            Ok(r) => results.push(r),
+                            Err(panic) => std::panic::resume_unwind(panic),
+                        }
+                    }
+                });
+            }
+            results
+        } else {
+            steps.into_iter().map(one).collect()
+        };
         // A long-lived host (the agent) would otherwise keep following process events
         // until its next listing.
         self.close_cache.done();
@@ -502,6 +526,25 @@ impl Host {
         session.service.as_deref() == Some(crate::xrdp::SERVICE)
     }
 
+    /// Thumbnails of `size` of the sessions `selection` names that `caller` may look at
+    /// (see [`crate::desktop::thumbnails`]); `intent` records what is about to be looked at.
+    pub fn thumbnails(
+        &self,
+        caller: &Caller,
+        selection: &Selection,
+        size: wms_core::ThumbnailSize,
+        intent: &mut dyn FnMut(&[crate::desktop::Viewed]) -> io::Result<()>,
+    ) -> io::Result<Vec<crate::desktop::ThumbnailResult>> {
+        let sessions = match selection {
+            Selection::All => self.sessions()?,
+            Selection::Ids(ids) => {
+                let ids: std::collections::HashSet<SessionId> = ids.iter().copied().collect();
+                self.sessions_where(&|s| ids.contains(&s))?
+            }
+        };
+        crate::desktop::thumbnails(caller, selection, &sessions, size, &self.names.fqdn, intent)
+    }
+
     /// Closes (logs off) `session`: see [`crate::close`].
     pub fn close(&self, session: &Session) -> Outcome {
         match crate::close::close_listed(
@@ -539,15 +582,31 @@ impl Host {
         }
     }
 
-    /// Locks `session` with `message`: see [`crate::lock`].
+    /// Locks `session` with `message`, by its kind: a terminal (see [`crate::lock`]), an
+    /// X11 desktop (see [`crate::lock::desktop`]); anything else is NotSupported, with why.
     pub fn lock(&self, caller: &Caller, session: &Session, message: &str) -> Outcome {
-        let Some(tty) = &session.tty else {
-            return Outcome::NotSupported(
-                "it has no terminal; only terminal sessions can be locked".into(),
-            );
-        };
         // Who asked, as the rules knew them (the agent acts for its callers).
         let by = caller.uid.0;
+        let desktop = matches!(
+            session.session_type,
+            Some(SessionType::X11 | SessionType::Wayland | SessionType::Mir)
+        ) || session.display.is_some();
+        let Some(tty) = session.tty.as_ref().filter(|_| !desktop) else {
+            use crate::lock::desktop::DesktopLockError;
+            return match crate::lock::desktop::lock(
+                &self.config.state_dir,
+                session.session_id,
+                message,
+                by,
+            ) {
+                Ok(()) => Outcome::Done,
+                Err(DesktopLockError::NotSupported(why)) if !desktop => Outcome::NotSupported(
+                    format!("it has no terminal, and no desktop wms can lock: {why}"),
+                ),
+                Err(DesktopLockError::NotSupported(why)) => Outcome::NotSupported(why),
+                Err(DesktopLockError::Failed(why)) => Outcome::Failed(why),
+            };
+        };
         match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
             Ok(()) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),
@@ -565,10 +624,11 @@ impl Host {
     /// Sends `text` to `session`: shown on its desktop, or written to its terminals as
     /// `write` writes (see [`crate::message`]).
     pub fn message(&self, caller: &Caller, session: &Session, text: &str) -> Outcome {
-        if let Some(display) = &session.display {
-            return self.message_desktop(session, display, text);
+        let sender = self.sender(caller);
+        if session.display.is_some() {
+            return self.message_desktop(session, &sender, text);
         }
-        let bytes = crate::message::compose(&self.sender(caller), text);
+        let bytes = crate::message::compose(&sender, text);
         match crate::message::write_to_terminals(session.session_id, session.uid, &bytes) {
             Ok(ttys) => {
                 tracing::debug!(session = session.session_id.0, ?ttys, "message written");
@@ -581,15 +641,25 @@ impl Host {
         }
     }
 
-    /// Shows `text` in a window on the desktop of `session` (X display `display`).
-    ///
-    /// The one call the desktop message window is wired through; this build has no
-    /// desktop backend to find the session's X server and draw on it.
-    fn message_desktop(&self, session: &Session, display: &str, text: &str) -> Outcome {
-        let _ = (session, text);
-        Outcome::NotSupported(format!(
-            "desktop messages are not available in this build: the session's desktop ({display}) cannot be drawn on"
-        ))
+    /// Shows `text` in a window on the desktop of `session`, under a line naming the
+    /// sender as `write`'s banner does (see [`crate::desktop_message`]).
+    fn message_desktop(
+        &self,
+        session: &Session,
+        sender: &crate::message::Sender,
+        text: &str,
+    ) -> Outcome {
+        let shown = format!(
+            "Message from {}@{} at {:02}:{:02}\n\n{text}",
+            sender.user, sender.host, sender.hour, sender.minute
+        );
+        match crate::desktop_message::show(session.session_id, &shown) {
+            Ok(()) => Outcome::Done,
+            Err(crate::desktop_message::ShowError::NotSupported(why)) => {
+                Outcome::NotSupported(why)
+            }
+            Err(crate::desktop_message::ShowError::Failed(why)) => Outcome::Failed(why),
+        }
     }
 
     /// The sender as `write`'s banner names them: the caller's user name (a remote caller

@@ -23,6 +23,7 @@
 mod close;
 pub mod config;
 pub mod desktop;
+pub mod desktop_message;
 mod disconnect;
 pub mod discover;
 mod engine;
@@ -35,12 +36,25 @@ mod message;
 pub mod peer;
 pub mod process;
 mod procfs;
+mod screen_text;
 // The one place of the product where `unsafe` is allowed (the workspace denies it):
 // every raw system call, each unsafe block with its `// SAFETY:` line.
 #[allow(unsafe_code)]
 mod sys;
 pub mod table;
 mod xrdp;
+mod xwin;
+
+/// Runs the hidden subcommand the wms binaries start themselves as (the desktop
+/// locker, the message window), when `args` name one; `None` otherwise. Called first
+/// thing in `main`.
+pub fn hidden_subcommand(args: &[String]) -> Option<std::process::ExitCode> {
+    match args.get(1).map(String::as_str) {
+        Some(lock::desktop::SUBCOMMAND) => Some(lock::locker_main(&args[2..])),
+        Some(desktop_message::SUBCOMMAND) => Some(desktop_message::main(&args[2..])),
+        _ => None,
+    }
+}
 
 pub use config::{Config, ConfigError, MetricsReaders, SourceMode};
 pub use engine::{Host, PlannedAction, PlannedTarget};

@@ -173,6 +173,20 @@ pub fn read_text(path: &Path) -> io::Result<String> {
     fs::read_to_string(path)
 }
 
+/// Leaves the caller's audit session for good (root only): a process with no login
+/// session belongs to none, so closing any session (the administrator's own included)
+/// never reaches it.
+pub fn leave_audit_session() -> Result<(), String> {
+    std::fs::write("/proc/self/loginuid", "4294967295")
+        .map_err(|e| format!("cannot leave the audit session (/proc/self/loginuid): {e}"))?;
+    match session_id(Pid(std::process::id() as i32)) {
+        Some(u32::MAX) => Ok(()),
+        other => Err(format!(
+            "still in audit session {other:?} after clearing the login UID"
+        )),
+    }
+}
+
 /// Every numeric entry of `/proc`, i.e. every process (thread group) ID.
 pub fn pids() -> io::Result<Vec<Pid>> {
     let mut out = Vec::with_capacity(512);

@@ -16,6 +16,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("config", 1),
     ("fsutil", 1),
     ("logind", 1),
+    ("screen_text", 1),
+    ("xwin", 2),
     ("identity", 2),
     ("peer", 2),
     ("logins", 2),
@@ -24,12 +26,13 @@ const LAYERS: &[(&str, u32)] = &[
     ("discover", 4),
     ("close", 4),
     ("disconnect", 4),
-    ("lock", 4),
     ("message", 4),
     ("table", 4),
     ("desktop", 4),
-    ("engine", 5),
-    ("lib", 6),
+    ("lock", 5),
+    ("desktop_message", 5),
+    ("engine", 6),
+    ("lib", 7),
 ];
 
 /// The most non-test lines a source file may have.

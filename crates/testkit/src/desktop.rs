@@ -180,6 +180,20 @@ impl Desktop {
                 .unwrap_or_else(|| panic!("no {k} in {line:?}"))
         };
         let (display, xvfb_pid, wm_pid) = (field("display"), field("xvfb"), field("wm"));
+        if options.window_manager {
+            // The window manager is up once it has mapped a window (while still starting,
+            // openbox drops what was asked of it): one, at once closed again.
+            drop(xwindow::open(
+                display,
+                &cookie,
+                WindowSpec {
+                    width: 8,
+                    height: 8,
+                    title: "wms-testkit-probe".into(),
+                    ..Default::default()
+                },
+            ));
+        }
         Desktop {
             session_id: session.session_id(),
             session,

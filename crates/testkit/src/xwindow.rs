@@ -185,13 +185,32 @@ pub(crate) fn open(display: u32, cookie: &[u8], spec: WindowSpec) -> TestWindow 
     conn.map_window(id).expect("MapWindow");
     conn.flush().expect("flush");
     // Shown once exposed.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let mut early = Vec::new();
+    // A window manager that is still starting may drop the MapRequest (openbox discards
+    // what was queued before it took over): ask again until the window is mapped.
+    let mut again = Instant::now() + Duration::from_millis(1500);
     loop {
+        if Instant::now() >= again {
+            again = Instant::now() + Duration::from_millis(1500);
+            conn.map_window(id).expect("MapWindow");
+            conn.flush().expect("flush");
+        }
         match conn.poll_for_event().expect("X connection") {
             Some(Event::Expose(e)) if e.window == id => break,
+            Some(Event::MapNotify(e)) if e.window == id => {
+                early.push(Event::MapNotify(e));
+                break;
+            }
             Some(e) => early.push(e),
-            None if Instant::now() >= deadline => panic!("window {id:#x} was never shown"),
+            None if Instant::now() >= deadline => {
+                let attrs = conn
+                    .get_window_attributes(id)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .map(|a| a.map_state);
+                panic!("window {id:#x} was never shown (map state {attrs:?}; events {early:?})")
+            }
             None => thread::sleep(Duration::from_millis(10)),
         }
     }

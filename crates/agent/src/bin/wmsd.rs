@@ -25,6 +25,10 @@ use wms_agent::{app, AppState};
 use wms_host::{Config, Host};
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().collect();
+    if let Some(code) = wms_host::hidden_subcommand(&raw) {
+        return code;
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -228,6 +232,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             None
         }
     };
+    // Desktop locks recorded without their locker (both of its processes were killed, or
+    // the machine's locker was ended with the agent's unit) are held again.
+    let locks_dir = config.state_dir.clone();
+    tokio::task::spawn_blocking(move || wms_host::lock::desktop::restore(&locks_dir));
     let mut state = AppState::new(Host::new(config), audit, tokens);
     state.live = live.clone();
     let state = Arc::new(state);

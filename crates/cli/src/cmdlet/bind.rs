@@ -23,6 +23,7 @@ pub(super) struct State {
     pub(super) classes: Option<Vec<wms_core::SessionClass>>,
     pub(super) sort: Option<&'static str>,
     pub(super) descending: bool,
+    pub(super) thumbnail: Option<wms_core::ThumbnailSize>,
 }
 
 impl State {
@@ -45,6 +46,7 @@ impl State {
             classes: None,
             sort: None,
             descending: false,
+            thumbnail: None,
         }
     }
 
@@ -94,6 +96,7 @@ impl State {
                 })?;
                 self.sort = Some(key);
             }
+            Param::Thumbnail => self.thumbnail = Some(parse_thumbnail_size(verb, text)?),
             Param::ErrorAction => self.error_action = parse_preference(verb, name, text)?,
             Param::WarningAction => self.warning_action = parse_preference(verb, name, text)?,
             Param::UserName if null || empty_array => {}
@@ -135,8 +138,26 @@ impl State {
             classes: self.classes,
             sort: self.sort,
             descending: self.descending,
+            thumbnail: self.thumbnail,
         }
     }
+}
+
+/// `-Thumbnail`'s value: one of MultiPoint's sizes, any case, as PowerShell binds an enum.
+fn parse_thumbnail_size(verb: Verb, text: &str) -> Result<wms_core::ThumbnailSize, BindError> {
+    use wms_core::ThumbnailSize as S;
+    let t = text.trim();
+    [S::Small, S::Medium, S::Large, S::FullScreen]
+        .into_iter()
+        .find(|s| format!("{s:?}").eq_ignore_ascii_case(t))
+        .ok_or_else(|| {
+            BindError::binding(
+                verb,
+                format!(
+                    "Cannot bind parameter 'Thumbnail'. Cannot convert value \"{t}\" to type \"ThumbnailSize\". Error: \"Unable to match the identifier name {t} to a valid enumerator name. Specify one of the following enumerator names and try again: Small, Medium, Large, FullScreen\""
+                ),
+            )
+        })
 }
 
 /// A word that did not bind by name, with its index in `args` (to know which words are
@@ -378,6 +399,7 @@ mod tests {
                 classes: None,
                 sort: None,
                 descending: false,
+                thumbnail: None,
             }
         );
     }
@@ -434,6 +456,7 @@ mod tests {
                 classes: None,
                 sort: None,
                 descending: false,
+                thumbnail: None,
             }
         );
     }
@@ -465,6 +488,23 @@ mod tests {
         assert!(e.contains("cannot sort by 'Shoe'"), "{e}");
         // Only Get-WmsSession has them.
         assert!(binding_err(Verb::Close, &["3", "-SessionClass", "user"]).contains("SessionClass"));
+    }
+
+    #[test]
+    fn get_takes_a_thumbnail_size_by_multipoints_names() {
+        use wms_core::ThumbnailSize;
+        assert_eq!(
+            ok(Verb::Get, &["7", "-Thumbnail", "fullscreen"]).thumbnail,
+            Some(ThumbnailSize::FullScreen)
+        );
+        assert_eq!(
+            ok(Verb::Get, &["-Th", "Small"]).thumbnail,
+            Some(ThumbnailSize::Small)
+        );
+        assert_eq!(ok(Verb::Get, &["7"]).thumbnail, None);
+        let e = binding_err(Verb::Get, &["-Thumbnail", "full"]);
+        assert!(e.contains("Small, Medium, Large, FullScreen"), "{e}");
+        assert!(binding_err(Verb::Lock, &["3", "-Thumbnail", "Small"]).contains("Thumbnail"));
     }
 
     #[test]

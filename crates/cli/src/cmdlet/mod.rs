@@ -103,6 +103,8 @@ pub struct Invocation {
     pub sort: Option<&'static str>,
     /// Get-WmsSession's `-SortDescending`.
     pub descending: bool,
+    /// Get-WmsSession's `-Thumbnail Small|Medium|Large|FullScreen`.
+    pub thumbnail: Option<wms_core::ThumbnailSize>,
 }
 
 /// A usage error: the command line does not bind. Nothing may be done when this happens.

@@ -24,6 +24,7 @@ pub(super) enum Param {
     UserName,
     State,
     IdleSeconds,
+    Thumbnail,
 }
 
 /// The type of a parameter that takes a value (switches take none).
@@ -57,7 +58,9 @@ impl Param {
     pub(super) fn value_type(self) -> Option<ValueType> {
         match self {
             Param::SessionId => Some(ValueType::UInt32Array),
-            Param::Server | Param::Message | Param::Class | Param::Sort => Some(ValueType::Text),
+            Param::Server | Param::Message | Param::Class | Param::Sort | Param::Thumbnail => {
+                Some(ValueType::Text)
+            }
             Param::OutputFormat => Some(ValueType::OutputFormat),
             Param::ErrorAction | Param::WarningAction => Some(ValueType::Preference),
             Param::UserName | Param::State => Some(ValueType::TextArray),
@@ -203,6 +206,12 @@ pub(super) static PARAMS: &[ParamSpec] = &[
         Scope::GetOnly,
     ),
     spec("Sort", &[], Role::Bind(Param::Sort), Scope::GetOnly),
+    spec(
+        "Thumbnail",
+        &[],
+        Role::Bind(Param::Thumbnail),
+        Scope::GetOnly,
+    ),
     spec(
         "SortDescending",
         &[],

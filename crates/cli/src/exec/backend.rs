@@ -90,6 +90,65 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// A `size` thumbnail of each session of `ids` (PNG bytes), or the outcome instead.
+    /// In this process, what is about to be looked at is recorded first (see
+    /// [`wms_host::desktop::record_intent_in_process`]); the agent records it itself.
+    pub async fn thumbnails(
+        &self,
+        ids: &[wms_core::SessionId],
+        size: wms_core::ThumbnailSize,
+        server: &str,
+    ) -> Result<Vec<(TargetResult, Option<Vec<u8>>)>, BackendError> {
+        match self {
+            Backend::Local { host, caller } => {
+                let (host, caller) = (host.clone(), caller.clone());
+                let sel = wms_core::Selection::Ids(ids.to_vec());
+                tokio::task::spawn_blocking(move || {
+                    let state_dir = host.config.state_dir.clone();
+                    let mut intent = |viewed: &[wms_host::desktop::Viewed]| {
+                        wms_host::desktop::record_intent_in_process(
+                            &state_dir, &caller, size, viewed,
+                        )
+                    };
+                    host.thumbnails(&caller, &sel, size, &mut intent)
+                        .map(|all| {
+                            all.into_iter()
+                                .map(|r| (r.result, r.thumbnail.map(|t| t.png)))
+                                .collect()
+                        })
+                        .map_err(|error| BackendError::Sessions {
+                            fqdn: host.names.fqdn.clone(),
+                            error,
+                        })
+                })
+                .await?
+            }
+            Backend::Agent(a) => {
+                let mut out = Vec::with_capacity(ids.len());
+                for &id in wms_core::unique_ids(ids).iter() {
+                    let got = a.thumbnail(id, size).await?;
+                    let (outcome, png) = match got {
+                        Ok(png) => (wms_core::Outcome::Done, Some(png.to_vec())),
+                        Err(o) => (o, None),
+                    };
+                    out.push((
+                        TargetResult {
+                            computer_name: server.to_string(),
+                            session_id: id,
+                            user_name: None,
+                            class: None,
+                            outcome,
+                        },
+                        png,
+                    ));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
 /// Sessions listed through another host's agent carry the server name they came through.
 pub(super) fn labelled(
     mut sessions: Vec<Session>,

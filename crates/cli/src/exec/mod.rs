@@ -8,6 +8,7 @@ mod act;
 mod backend;
 mod fleet;
 mod report;
+mod thumbs;
 
 use crate::cmdlet::{ActionPreference, OutputFormat};
 use crate::confirm::Prompter;
@@ -49,7 +50,11 @@ struct Job {
 pub fn run(plan: Plan) -> u8 {
     let mut rep = Reporter {
         spelling: plan.spelling,
-        verb: plan.verb,
+        verb: if plan.thumbnail.is_some() {
+            Verb::Thumbnail
+        } else {
+            plan.verb
+        },
         json: plan.output == Some(OutputFormat::Json) && plan.verb != Verb::Get,
         verbose: plan.verbose,
         error_action: plan.error_action,
@@ -90,6 +95,14 @@ pub fn run(plan: Plan) -> u8 {
                 .map_err(|e| e.to_string()),
         })
         .collect();
+    if let Some(want) = &plan.thumbnail {
+        thumbs::run(&plan, want, &rt, &jobs, &mut rep);
+        return if rep.any_error {
+            exit::TARGET_ERROR
+        } else {
+            exit::OK
+        };
+    }
     let mut listed = Vec::new();
     if jobs.len() == 1 || (plan.verb != Verb::Get && plan.stepwise()) {
         for job in &jobs {

@@ -16,6 +16,7 @@ fn past_tense(verb: Verb) -> &'static str {
         Verb::Lock => "locked",
         Verb::Unlock => "unlocked",
         Verb::Message => "sent a message",
+        Verb::Thumbnail => "captured",
     }
 }
 

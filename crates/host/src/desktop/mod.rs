@@ -20,6 +20,8 @@
 //! [`NotDesktop`], with the reason in words.
 
 mod auth;
+mod capture;
+mod shots;
 mod stream;
 
 use crate::process::{is_x_server, scan_session, Stat};
@@ -29,6 +31,8 @@ use std::time::Duration;
 use wms_core::{Pid, SessionId};
 
 pub use auth::Cookie;
+pub use capture::{thumbnail, CaptureError, Thumbnail, MAX_FULL_PIXELS, MAX_SCREEN_PIXELS};
+pub use shots::{record_intent_in_process, thumbnails, ThumbnailResult, Viewed};
 pub use stream::TimedStream;
 
 /// A connection to a session's X server (see [`connect`]).

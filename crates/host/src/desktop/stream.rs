@@ -77,3 +77,11 @@ impl Stream for TimedStream {
         self.inner.write_vectored(bufs, fds)
     }
 }
+
+/// The socket, for a client that waits for its events together with other things (the
+/// desktop locker polls it with a pidfd).
+impl std::os::fd::AsFd for TimedStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}

@@ -9,6 +9,10 @@
 //! the terminal's modes, continues the stopped processes (the job before its shell, so
 //! the shell never sees its job as stopped), and nudges full-screen programs to redraw.
 
+pub mod desktop;
+mod locker;
+pub use locker::main as locker_main;
+
 use crate::process::{is_connection_process, pin, scan_session, ProcessKey, Stat};
 use crate::procfs;
 use rustix::fd::OwnedFd;
@@ -110,6 +114,8 @@ impl StoppedProcess {
 pub struct LockRecord {
     pub session_id: u32,
     pub boot_id: String,
+    /// The terminal (empty for a desktop lock).
+    #[serde(default)]
     pub tty: String,
     pub message: String,
     pub locked_at: i64,
@@ -122,9 +128,12 @@ pub struct LockRecord {
     /// owns the alternate screen: the notice is drawn over its screen, and it redraws.
     #[serde(default)]
     pub full_screen: bool,
+    /// A desktop lock: held by a locker process, not by changes to a terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktop: Option<desktop::DesktopLock>,
 }
 
-fn locks_dir(state_dir: &Path) -> PathBuf {
+pub(crate) fn locks_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("locks")
 }
 
@@ -152,7 +161,7 @@ pub fn load_all(state_dir: &Path) -> Vec<LockRecord> {
 /// record of another boot, when session IDs meant other sessions). A record that is there
 /// but cannot be read is an error: whatever it recorded (stopped processes, terminal
 /// modes) must not be taken for "not locked".
-fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, LockError> {
+pub(crate) fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, LockError> {
     let path = record_path(state_dir, id);
     let read = || -> Result<Option<LockRecord>, Unreadable> {
         let text = match std::fs::read_to_string(&path) {
@@ -174,7 +183,7 @@ fn load(state_dir: &Path, id: SessionId) -> Result<Option<LockRecord>, LockError
 }
 
 /// Writes the record atomically (a reader sees the old record or the new, never half).
-fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
+pub(crate) fn save(state_dir: &Path, r: &LockRecord) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = locks_dir(state_dir);
     std::fs::create_dir_all(&dir)?;
@@ -384,6 +393,7 @@ pub(crate) fn lock(
         full_screen: foreground.is_some_and(|g| g != leader.0)
             && !modes.local_modes.contains(LocalModes::ICANON),
         stopped,
+        desktop: None,
     };
     // Recorded first: whatever happens next, an unlock can undo it.
     save(state_dir, &record).map_err(state_err)?;
@@ -435,6 +445,10 @@ pub(crate) fn unlock(state_dir: &Path, id: SessionId) -> Result<bool, LockError>
     let Some(r) = load(state_dir, id)? else {
         return Ok(false);
     };
+    if r.desktop.is_some() {
+        desktop::unlock(state_dir, id);
+        return Ok(true);
+    }
     let fd = match open_tty(&r.tty, id) {
         Ok(t) => t.fd,
         Err(e) => {
@@ -574,6 +588,7 @@ mod tests {
                 shell: true,
             }],
             full_screen: true,
+            desktop: None,
         };
         let back: LockRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
