@@ -1,5 +1,6 @@
 //! A desktop's screen as a PNG thumbnail: the root window read from the session's own X
-//! server (`GetImage`, in strips), scaled down by averaging the screen's pixels over each
+//! server (MIT-SHM's `GetImage` into shared memory where the server has it, else
+//! `GetImage` through the socket; in strips), scaled down by averaging the screen's pixels over each
 //! thumbnail pixel's area, and encoded with `png`'s fast settings.
 //!
 //! Memory is bounded whatever the screen: a screen larger than [`MAX_SCREEN_PIXELS`] is
@@ -9,7 +10,7 @@
 
 use super::{connect, DesktopTarget, NotDesktop};
 use wms_core::ThumbnailSize;
-use x11rb::connection::Connection as _;
+use x11rb::connection::{Connection as _, RequestConnection as _};
 use x11rb::cookie::Cookie;
 use x11rb::protocol::xproto::{ConnectionExt as _, GetImageReply, ImageFormat, ImageOrder};
 
@@ -109,45 +110,11 @@ pub fn thumbnail(target: &DesktopTarget, size: ThumbnailSize) -> Result<Thumbnai
     let lsb_first = setup.image_byte_order == ImageOrder::LSB_FIRST;
     let mut scaler = Scaler::new(w, h, tw, th);
     let rows = (STRIP_BYTES / (w as usize * 4)).clamp(1, h as usize) as u32;
-    let ask = |y: u32| -> Result<Cookie<'_, _, GetImageReply>, CaptureError> {
-        let n = rows.min(h - y);
-        conn.get_image(
-            ImageFormat::Z_PIXMAP,
-            root.root,
-            0,
-            y as i16,
-            w as u16,
-            n as u16,
-            !0,
-        )
-        .map_err(|e| failed("GetImage", &e))
-    };
-    let mut pending = std::collections::VecDeque::new();
-    let mut next = 0;
-    while next < h && pending.len() < 2 {
-        pending.push_back(ask(next)?);
-        next += rows;
-    }
-    conn.flush().map_err(|e| failed("flush", &e))?;
-    let mut y = 0;
-    while let Some(cookie) = pending.pop_front() {
-        if next < h {
-            pending.push_back(ask(next)?);
-            next += rows;
-            conn.flush().map_err(|e| failed("flush", &e))?;
-        }
-        let reply = cookie.reply().map_err(|e| failed("GetImage", &e))?;
-        let n = rows.min(h - y);
-        if reply.data.len() != (w * n * 4) as usize {
-            return Err(failed(
-                "GetImage",
-                &format!("{} bytes for {w}x{n} pixels", reply.data.len()),
-            ));
-        }
-        for row in reply.data.chunks_exact(w as usize * 4) {
-            scaler.add_row(row, lsb_first);
-        }
-        y += n;
+    let read = read_shared(&conn, root.root, (w, h), rows, &mut scaler, lsb_first)
+        .map_err(|e| failed("MIT-SHM GetImage", &e))?;
+    if !read {
+        read_through_socket(&conn, root.root, (w, h), rows, &mut scaler, lsb_first)
+            .map_err(|e| failed("GetImage", &e))?;
     }
     let rgb = scaler.finish();
     let png = encode(&rgb, tw, th).map_err(|e| failed("PNG", &e))?;
@@ -158,6 +125,132 @@ pub fn thumbnail(target: &DesktopTarget, size: ThumbnailSize) -> Result<Thumbnai
         screen_width: w,
         screen_height: h,
     })
+}
+
+/// Reads the screen (`w` x `h`) into `scaler` with MIT-SHM, a strip of `rows` rows at a
+/// time: the server writes each strip into memory shared with it (a memfd it is given),
+/// instead of sending it through the socket. `Ok(false)` when the server has no MIT-SHM
+/// 1.2 (descriptor passing) or does not take the segment: nothing was read, and the caller
+/// reads through the socket.
+fn read_shared(
+    conn: &super::Connection,
+    root: u32,
+    (w, h): (u32, u32),
+    rows: u32,
+    scaler: &mut Scaler,
+    lsb_first: bool,
+) -> Result<bool, String> {
+    use x11rb::protocol::shm::{self, ConnectionExt as _};
+    let has = conn
+        .extension_information(shm::X11_EXTENSION_NAME)
+        .ok()
+        .flatten()
+        .is_some();
+    let version = has
+        .then(|| conn.shm_query_version().ok()?.reply().ok())
+        .flatten();
+    if version.is_none_or(|v| (v.major_version, v.minor_version) < (1, 2)) {
+        return Ok(false);
+    }
+    let len = w as usize * rows as usize * 4;
+    let Ok(mem) = crate::sys::SharedMemory::new(len) else {
+        return Ok(false);
+    };
+    let Ok(fd) = mem.fd() else {
+        return Ok(false);
+    };
+    let seg = conn.generate_id().map_err(|e| e.to_string())?;
+    let attached = conn
+        .shm_attach_fd(seg, fd, false)
+        .map_err(|e| e.to_string())?
+        .check();
+    if attached.is_err() {
+        return Ok(false);
+    }
+    let mut buf = Vec::with_capacity(len);
+    let mut y = 0;
+    let done = (|| -> Result<(), String> {
+        while y < h {
+            let n = rows.min(h - y);
+            let reply = conn
+                .shm_get_image(
+                    root,
+                    0,
+                    y as i16,
+                    w as u16,
+                    n as u16,
+                    !0,
+                    ImageFormat::Z_PIXMAP.into(),
+                    seg,
+                    0,
+                )
+                .map_err(|e| e.to_string())?
+                .reply()
+                .map_err(|e| e.to_string())?;
+            let bytes = (w * n * 4) as usize;
+            if reply.size as usize != bytes {
+                return Err(format!("{} bytes for {w}x{n} pixels", reply.size));
+            }
+            mem.copy(bytes, &mut buf);
+            for row in buf.chunks_exact(w as usize * 4) {
+                scaler.add_row(row, lsb_first);
+            }
+            y += n;
+        }
+        Ok(())
+    })();
+    let _ = conn.shm_detach(seg);
+    done.map(|()| true)
+}
+
+/// Reads the screen into `scaler` with `GetImage` through the socket, a strip of `rows`
+/// rows at a time, two strips asked for at once.
+fn read_through_socket(
+    conn: &super::Connection,
+    root: u32,
+    (w, h): (u32, u32),
+    rows: u32,
+    scaler: &mut Scaler,
+    lsb_first: bool,
+) -> Result<(), String> {
+    let ask = |y: u32| -> Result<Cookie<'_, _, GetImageReply>, String> {
+        let n = rows.min(h - y);
+        conn.get_image(
+            ImageFormat::Z_PIXMAP,
+            root,
+            0,
+            y as i16,
+            w as u16,
+            n as u16,
+            !0,
+        )
+        .map_err(|e| e.to_string())
+    };
+    let mut pending = std::collections::VecDeque::new();
+    let mut next = 0;
+    while next < h && pending.len() < 2 {
+        pending.push_back(ask(next)?);
+        next += rows;
+    }
+    conn.flush().map_err(|e| e.to_string())?;
+    let mut y = 0;
+    while let Some(cookie) = pending.pop_front() {
+        if next < h {
+            pending.push_back(ask(next)?);
+            next += rows;
+            conn.flush().map_err(|e| e.to_string())?;
+        }
+        let reply = cookie.reply().map_err(|e| e.to_string())?;
+        let n = rows.min(h - y);
+        if reply.data.len() != (w * n * 4) as usize {
+            return Err(format!("{} bytes for {w}x{n} pixels", reply.data.len()));
+        }
+        for row in reply.data.chunks_exact(w as usize * 4) {
+            scaler.add_row(row, lsb_first);
+        }
+        y += n;
+    }
+    Ok(())
 }
 
 /// Scales a screen down, row by row, by averaging: each thumbnail pixel is the mean of

@@ -180,3 +180,67 @@ pub fn local_hour_minute(unix_secs: i64) -> Option<(u32, u32)> {
     }
     Some((tm.tm_hour.try_into().ok()?, tm.tm_min.try_into().ok()?))
 }
+
+/// Memory shared with another process through a descriptor (a memfd, mapped here read
+/// only): where an X server writes a screen for MIT-SHM, instead of sending it through its
+/// socket. Unmapped when dropped.
+pub struct SharedMemory {
+    fd: rustix::fd::OwnedFd,
+    ptr: *mut std::ffi::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone; moving it to another thread moves the
+// only way to reach it.
+unsafe impl Send for SharedMemory {}
+
+impl SharedMemory {
+    /// A new segment of `len` bytes (more than zero), zero-filled.
+    pub fn new(len: usize) -> io::Result<SharedMemory> {
+        use rustix::fs::MemfdFlags;
+        use rustix::mm::{MapFlags, ProtFlags};
+        let fd = rustix::fs::memfd_create("wms-screen", MemfdFlags::CLOEXEC)?;
+        rustix::fs::ftruncate(&fd, len as u64)?;
+        // SAFETY: a new shared mapping of the whole of a file this function just made and
+        // sized; no other mapping or reference in this process overlaps it.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )?
+        };
+        Ok(SharedMemory { fd, ptr, len })
+    }
+
+    /// A descriptor of the segment, to give the other process.
+    pub fn fd(&self) -> io::Result<rustix::fd::OwnedFd> {
+        self.fd.try_clone()
+    }
+
+    /// A copy of the first `n` bytes (at most the segment's length), read once the other
+    /// process has said it wrote them.
+    pub fn copy(&self, n: usize, out: &mut Vec<u8>) {
+        let n = n.min(self.len);
+        out.clear();
+        out.reserve(n);
+        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives, and `out`
+        // has room for `n <= len` more bytes; the regions cannot overlap (`out` is heap
+        // memory of this process, the mapping a file's). The bytes are only read, after
+        // the X server's reply said it is done writing them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr as *const u8, out.as_mut_ptr(), n);
+            out.set_len(n);
+        }
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, of `len` bytes, unmapped once.
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
+}
