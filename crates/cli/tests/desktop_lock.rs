@@ -439,7 +439,15 @@ fn a_message_window_shows_the_text_grabs_nothing_and_goes_when_dismissed() {
     let (d, _w) = desktop(&sshd);
     let id = d.session_id().to_string();
     let out = Command::new(wms_path())
-        .args(["session", "message", &id, "--text", "Lunch is ready", "-o", "json"])
+        .args([
+            "session",
+            "message",
+            &id,
+            "--text",
+            "Lunch is ready",
+            "-o",
+            "json",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -655,9 +655,7 @@ impl Host {
         );
         match crate::desktop_message::show(session.session_id, &shown) {
             Ok(()) => Outcome::Done,
-            Err(crate::desktop_message::ShowError::NotSupported(why)) => {
-                Outcome::NotSupported(why)
-            }
+            Err(crate::desktop_message::ShowError::NotSupported(why)) => Outcome::NotSupported(why),
             Err(crate::desktop_message::ShowError::Failed(why)) => Outcome::Failed(why),
         }
     }
