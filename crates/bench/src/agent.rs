@@ -127,36 +127,12 @@ impl Agent {
 
     /// `GET path` on the Unix socket: the status and the body.
     pub fn get(&self, path: &str) -> Res<(u16, String)> {
-        let mut s = UnixStream::connect(&self.socket).map_err(|e| format!("connect: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .map_err(|e| format!("write: {e}"))?;
-        let mut r = BufReader::new(s);
-        let (status, chunked) = read_head(&mut r)?;
-        let mut body = Vec::new();
-        if chunked {
-            while let Some(chunk) = read_chunk(&mut r)? {
-                body.extend(chunk);
-            }
-        } else {
-            r.read_to_end(&mut body).map_err(|e| format!("read: {e}"))?;
-        }
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        get(&self.socket, path)
     }
 
     /// How many `GET /v1/sessions` the agent has answered (its latency histogram's count).
     pub fn sessions_requests(&self) -> Res<f64> {
-        let (_, text) = self.get("/metrics")?;
-        Ok(text
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("wms_http_request_duration_seconds_count{route=\"/v1/sessions\"} ")
-            })
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0))
+        sessions_requests(&self.socket)
     }
 
     /// A field of `/proc/PID/status` (the number, without its unit).
@@ -340,4 +316,38 @@ impl Drop for Agent {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `GET path` on the agent's Unix socket `socket`: the status and the body.
+pub fn get(socket: &Path, path: &str) -> Res<(u16, String)> {
+    let mut s = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("write: {e}"))?;
+    let mut r = BufReader::new(s);
+    let (status, chunked) = read_head(&mut r)?;
+    let mut body = Vec::new();
+    if chunked {
+        while let Some(chunk) = read_chunk(&mut r)? {
+            body.extend(chunk);
+        }
+    } else {
+        r.read_to_end(&mut body).map_err(|e| format!("read: {e}"))?;
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// How many `GET /v1/sessions` the agent on `socket` has answered (its latency histogram's count).
+pub fn sessions_requests(socket: &Path) -> Res<f64> {
+    let (_, text) = get(socket, "/metrics")?;
+    Ok(text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("wms_http_request_duration_seconds_count{route=\"/v1/sessions\"} ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0))
 }

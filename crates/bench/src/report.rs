@@ -377,8 +377,15 @@ impl Report {
                     "the same from /proc alone (`WMS_SESSION_SOURCE=proc`)",
                     "wms_proc",
                 ),
+                (
+                    "the same through a `wmsd` in the sandbox (`session_source = \"logind\"`; the client's CPU)",
+                    "wms_agent",
+                ),
                 ("`loginctl list-sessions`", "loginctl"),
             ] {
+                if v[key].is_null() {
+                    continue;
+                }
                 let _ = writeln!(
                     o,
                     "| {label} | {} | {:.1} ms | {:.2} |",
@@ -394,6 +401,15 @@ impl Report {
                 v["sessions"],
                 yes(r <= 1.0)
             );
+            if !v["wms_agent"].is_null() {
+                let r = s_ms(&v["wms_agent"]["wall"]) / lc;
+                let _ = writeln!(
+                    o,
+                    "| the same through the agent in the sandbox (which used {:.1} ms of CPU per listing) | {r:.2} × loginctl | {} |",
+                    s_ms(&v["agent_cpu"]),
+                    yes(r <= 1.0)
+                );
+            }
         }
         if let Some(v) = &self.desktop_lock {
             let ms = |key: &str| v[key]["median_ms"].as_f64().unwrap_or(f64::NAN);

@@ -567,3 +567,84 @@ fn a_plain_user_without_the_agent_is_shown_only_what_they_can_know() {
     wms_testkit::kill_session(id);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `/v1/sessions` requests the agent on `socket` has answered (its metrics).
+fn listings_answered(socket: &std::path::Path) -> f64 {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("wms_http_request_duration_seconds_count{route=\"/v1/sessions\"} ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn an_agent_inside_with_session_source_logind_lists_logind_s_fields() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let s = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    // wmsd as it is deployed there: inside every namespace of the sandbox, on a socket
+    // in a directory both sides see.
+    let wmsd = wms_testkit::sandbox_binary(&wmsd_path().display().to_string());
+    let dir = std::path::Path::new(wms_testkit::SHARED_ROOT)
+        .join(format!("wms-logind-agent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = dir.join("wmsd.sock");
+    let config = dir.join("wms.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{}\"\nstate_dir = \"{}/state\"\nlisten = []\nsession_source = \"logind\"\n",
+            socket.display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let setting = format!("WMS_CONFIG={}", config.display());
+    let mut nsenter = sb
+        .command("env")
+        .arg(&setting)
+        .arg(&wmsd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("wmsd in the sandbox listens", || {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    });
+    let agent = wms_testkit::children(nsenter.id())[0];
+    let before = listings_answered(&socket);
+    let id = s.session_id().to_string();
+    let wms = wms_inside();
+    let out = sb.run(&["env", &setting, &wms, "session", "list", &id, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        listings_answered(&socket),
+        before + 1.0,
+        "not through the agent"
+    );
+    let through_agent: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(through_agent["Source"], "logind", "{through_agent}");
+    let l = sb
+        .show_session(s.session_id())
+        .unwrap_or_else(|| panic!("logind does not know session {id}"));
+    assert_agrees(&through_agent, &l, true);
+    // SIGTERM to the agent this test started (the child of its unreaped nsenter).
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &agent.to_string()])
+        .status();
+    let _ = nsenter.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    wms_testkit::kill_session(s.session_id());
+}

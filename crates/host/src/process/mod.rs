@@ -14,6 +14,7 @@ use crate::procfs;
 use crate::sys::PinnedProcess;
 use std::collections::HashMap;
 use std::io;
+use std::sync::Mutex;
 use wms_core::{Pid, SessionId};
 
 pub use crate::procfs::Stat;
@@ -88,6 +89,10 @@ pub(crate) fn scan_where(
     keep: &(dyn Fn(SessionId) -> bool + Sync),
 ) -> io::Result<Vec<SessionProcess>> {
     let pids = procfs::pids()?;
+    // Shared by the threads: a session's processes are spread over PIDs far apart (a
+    // login's shell and what it started later), so its login uid is read once in the
+    // scan rather than once in each chunk that holds one of its processes.
+    let shared: Mutex<HashMap<SessionId, u32>> = Mutex::new(HashMap::new());
     Ok(par_chunks(&pids, SCAN_CHUNK, |chunk| {
         let mut login_uids: HashMap<SessionId, u32> = HashMap::new();
         let mut out = Vec::new();
@@ -104,9 +109,20 @@ pub(crate) fn scan_where(
             let login_uid = match login_uids.get(&session) {
                 Some(&uid) => uid,
                 None => {
-                    let Some(uid) = procfs::login_uid(pid) else {
+                    let known = shared
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get(&session)
+                        .copied();
+                    let Some(uid) = known.or_else(|| procfs::login_uid(pid)) else {
                         continue;
                     };
+                    if known.is_none() {
+                        shared
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(session, uid);
+                    }
                     login_uids.insert(session, uid);
                     uid
                 }
