@@ -567,3 +567,108 @@ fn a_plain_user_without_the_agent_is_shown_only_what_they_can_know() {
     wms_testkit::kill_session(id);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A screen locker as xss-lock or GNOME's is, for logind's side of it: it listens to its
+/// session's Lock and Unlock signals and answers each with SetLockedHint, as the session's
+/// user. (gdbus subscribes to the signals as any client may; busctl makes the calls.)
+const LOCK_LISTENER: &str = r#"#!/bin/sh
+p=$(busctl --system call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager GetSession s auto | cut -d'"' -f2)
+hint() { busctl --system call org.freedesktop.login1 "$p" org.freedesktop.login1.Session SetLockedHint b "$1"; }
+stdbuf -oL gdbus monitor --system --dest org.freedesktop.login1 --object-path "$p" | while read -r line; do
+  case "$line" in
+    *org.freedesktop.login1.Session.Lock*) hint true ;;
+    *org.freedesktop.login1.Session.Unlock*) hint false ;;
+    *Monitoring*) echo listening ;;
+  esac
+done
+"#;
+
+fn locked_hint(id: u32) -> String {
+    sandbox()
+        .show_session(id)
+        .unwrap_or_else(|| panic!("logind does not know session {id}"))["LockedHint"]
+        .clone()
+}
+
+/// `wms session VERB ID --logind` inside the sandbox: its exit status and what it said.
+fn via_logind(verb: &str, id: u32) -> (Option<i32>, String) {
+    let out = wms_in_sandbox("auto", &["session", verb, &id.to_string(), "--logind"]);
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_one() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let dir = wms_testkit::fresh_shared_dir("lock-listener");
+    let script = dir.join("listen");
+    std::fs::write(&script, LOCK_LISTENER).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
+    assert!(
+        listening.wait_for_output("listening", Duration::from_secs(20)),
+        "the listener did not start: {}",
+        listening.output_text()
+    );
+    let deaf = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    let (id, deaf_id) = (listening.session_id(), deaf.session_id());
+    assert_eq!(locked_hint(id), "no");
+
+    let (code, err) = via_logind("lock", id);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(locked_hint(id), "yes", "loginctl shows it locked");
+    let (code, err) = via_logind("unlock", id);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(locked_hint(id), "no", "loginctl shows it unlocked");
+
+    // Nothing listens: logind passes the Lock on to no one, and wms says so.
+    let (code, err) = via_logind("lock", deaf_id);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("logind asked the session to lock, but its desktop did not confirm it (LockedHint stayed false): nothing on it listens to logind's Lock"),
+        "{err}"
+    );
+    assert_eq!(locked_hint(deaf_id), "no");
+
+    // A desktop wms cannot draw on, in a session logind manages: the reason says where to
+    // turn.
+    let wayland = sshd.open_session(
+        &user(Role::Plain),
+        "env -u DISPLAY WAYLAND_DISPLAY=wayland-0 sleep 600",
+        false,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let wid = wayland.session_id().to_string();
+    let out = wms_in_sandbox("auto", &["Lock-WmsSession", &wid, "Hello"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "its desktop may listen to logind's lock: `wms session lock {wid} --logind`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A session with no desktop at all is not told to turn to logind.
+    let out = wms_in_sandbox("auto", &["Lock-WmsSession", &deaf_id.to_string(), "Hello"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it is a terminal session") && !stderr(&out).contains("--logind"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A message with it is a usage error that says why, and nothing is asked of logind.
+    let out = wms_in_sandbox(
+        "auto",
+        &["session", "lock", &id.to_string(), "--logind", "-m", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--logind shows no message"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(locked_hint(id), "no");
+    let _ = std::fs::remove_dir_all(&dir);
+}
