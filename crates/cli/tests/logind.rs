@@ -672,3 +672,92 @@ fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_on
     assert_eq!(locked_hint(id), "no");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lock_through_logind_by_the_agent_is_audited_and_confirmed() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let dir = wms_testkit::fresh_shared_dir("logind-agent");
+    let script = dir.join("listen");
+    std::fs::write(&script, LOCK_LISTENER).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
+    assert!(
+        listening.wait_for_output("listening", Duration::from_secs(20)),
+        "the listener did not start: {}",
+        listening.output_text()
+    );
+    let id = listening.session_id();
+    // An agent inside the sandbox, where logind's bus is; its PID is written before it
+    // starts, so it is ended by that PID.
+    let config = dir.join("wmsd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = []\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let wmsd = wms_testkit::sandbox_binary(&wmsd_path().display().to_string());
+    let pid_file = dir.join("wmsd.pid");
+    let mut starter = sb
+        .command("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {} && WMS_CONFIG={} exec {} </dev/null >/dev/null 2>&1",
+                pid_file.display(),
+                config.display(),
+                wmsd.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    wait_for("the agent in the sandbox listens", || {
+        std::os::unix::net::UnixStream::connect(dir.join("wmsd.sock")).is_ok()
+    });
+    let wms = wms_inside();
+    let cfg = format!("WMS_CONFIG={}", config.display());
+    let through_agent = |verb: &str| {
+        sb.run(&[
+            "env",
+            &cfg,
+            &wms,
+            "session",
+            verb,
+            &id.to_string(),
+            "--logind",
+        ])
+    };
+    let out = through_agent("lock");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "yes");
+    let out = through_agent("unlock");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "no");
+    // Audited as every lock: the intent before, the outcome after, with logind named.
+    let audit: Vec<Value> = std::fs::read_to_string(dir.join("state/audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (verb, phase) in [
+        ("Lock-WmsSession", "intent"),
+        ("Lock-WmsSession", "outcome"),
+        ("Unlock-WmsSession", "intent"),
+        ("Unlock-WmsSession", "outcome"),
+    ] {
+        assert!(
+            audit.iter().any(|r| r["verb"] == verb
+                && r["phase"] == phase
+                && r["logind"] == true
+                && (phase == "intent" || r["results"][0]["Outcome"] == "Done")),
+            "no {phase} record of {verb} through logind: {audit:?}"
+        );
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    sb.run(&["kill", pid.trim()]);
+    let _ = starter.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
