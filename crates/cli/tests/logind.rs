@@ -583,6 +583,24 @@ stdbuf -oL gdbus monitor --system --dest org.freedesktop.login1 --object-path "$
 done
 "#;
 
+/// A session of its own whose "desktop" is [`LOCK_LISTENER`], listening once it returns.
+fn start_listener(sshd: &wms_testkit::Sshd, dir: &std::path::Path) -> wms_testkit::SshSession {
+    assert!(
+        std::path::Path::new("/usr/bin/gdbus").exists(),
+        "the logind lock tests need gdbus (apt-get install libglib2.0-bin)"
+    );
+    let script = dir.join("listen");
+    std::fs::write(&script, LOCK_LISTENER).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
+    assert!(
+        listening.wait_for_output("listening", Duration::from_secs(20)),
+        "the listener did not start: {}",
+        listening.output_text()
+    );
+    listening
+}
+
 fn locked_hint(id: u32) -> String {
     sandbox()
         .show_session(id)
@@ -601,15 +619,7 @@ fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_on
     let sb = sandbox();
     let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
     let dir = wms_testkit::fresh_shared_dir("lock-listener");
-    let script = dir.join("listen");
-    std::fs::write(&script, LOCK_LISTENER).unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
-    assert!(
-        listening.wait_for_output("listening", Duration::from_secs(20)),
-        "the listener did not start: {}",
-        listening.output_text()
-    );
+    let listening = start_listener(&sshd, &dir);
     let deaf = sshd.open_session(&user(Role::Plain), "sleep 600", false);
     let (id, deaf_id) = (listening.session_id(), deaf.session_id());
     assert_eq!(locked_hint(id), "no");
@@ -658,6 +668,40 @@ fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_on
         stderr(&out)
     );
 
+    // A login logind never heard of (its own audit session, no pam_systemd).
+    let plain = user(Role::Plain);
+    let id_file = dir.join("unmanaged.id");
+    let mut unmanaged = sb
+        .command("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo {} > /proc/self/loginuid && cat /proc/self/sessionid > {} && exec setpriv --reuid {} sleep 600",
+                plain.uid,
+                id_file.display(),
+                plain.uid
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    wait_for("the unmanaged login's ID", || {
+        std::fs::read_to_string(&id_file).is_ok_and(|t| t.trim().parse::<u32>().is_ok())
+    });
+    let unmanaged_id: u32 = std::fs::read_to_string(&id_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (code, err) = via_logind("lock", unmanaged_id);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot be locked: logind does not manage this session"),
+        "{err}"
+    );
+    let _ = unmanaged.kill();
+    let _ = unmanaged.wait();
+    wms_testkit::kill_session(unmanaged_id);
+
     // A message with it is a usage error that says why, and nothing is asked of logind.
     let out = wms_in_sandbox(
         "auto",
@@ -678,15 +722,7 @@ fn lock_through_logind_by_the_agent_is_audited_and_confirmed() {
     let sb = sandbox();
     let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
     let dir = wms_testkit::fresh_shared_dir("logind-agent");
-    let script = dir.join("listen");
-    std::fs::write(&script, LOCK_LISTENER).unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
-    assert!(
-        listening.wait_for_output("listening", Duration::from_secs(20)),
-        "the listener did not start: {}",
-        listening.output_text()
-    );
+    let listening = start_listener(&sshd, &dir);
     let id = listening.session_id();
     // An agent inside the sandbox, where logind's bus is; its PID is written before it
     // starts, so it is ended by that PID.
