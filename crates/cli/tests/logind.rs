@@ -630,6 +630,17 @@ fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_on
     let (code, err) = via_logind("unlock", id);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(locked_hint(id), "no", "loginctl shows it unlocked");
+    // The cmdlet spelling.
+    let sid = id.to_string();
+    let out = wms_in_sandbox(
+        "auto",
+        &["Lock-WmsSession", "-SessionId", &sid, "-UseLogind"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "yes");
+    let out = wms_in_sandbox("auto", &["Unlock-WmsSession", &sid, "-UseLogind"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "no");
 
     // Nothing listens: logind passes the Lock on to no one, and wms says so.
     let (code, err) = via_logind("lock", deaf_id);
