@@ -178,6 +178,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<IntentTarget>>,
     pub all: bool,
+    /// Lock or unlock asked of logind (`-UseLogind`, `--logind`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub logind: bool,
     pub what_if: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
@@ -209,6 +212,7 @@ impl Record {
             session_ids: None,
             targets: None,
             all: false,
+            logind: false,
             what_if: false,
             refused: None,
             results: None,
@@ -229,6 +233,7 @@ impl Record {
             .filter(|ids| ids.len() <= MAX_SESSION_IDS)
             .map(wms_core::unique_ids);
         self.all = r.all;
+        self.logind = r.logind;
         self.what_if = r.what_if;
     }
 

@@ -765,10 +765,22 @@ mod tests {
             .as_array()
             .unwrap()
             .clone();
-        assert_eq!(variants.len(), 4);
+        assert_eq!(variants.len(), 6);
         for v in &variants {
             let props = &v["properties"];
             let lock = props["verb"]["enum"] == serde_json::json!(["lock", "message"]);
+            // logind: true only with lock or unlock, without a message; false elsewhere.
+            let logind = props["logind"]["enum"] == serde_json::json!([true]);
+            assert_eq!(
+                logind,
+                props["verb"]["enum"] == serde_json::json!(["lock", "unlock"]),
+                "{v}"
+            );
+            if logind {
+                assert!(v["required"].as_array().unwrap().contains(&"logind".into()));
+            } else {
+                assert_eq!(props["logind"]["enum"], serde_json::json!([false]), "{v}");
+            }
             // Only lock and message take a message, and they must: text of bounded length.
             assert_eq!(lock, props.get("message").is_some(), "{v}");
             if lock {

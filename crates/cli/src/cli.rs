@@ -90,7 +90,7 @@ pub enum SessionCommand {
     Lock(LockArgs),
     /// Undo a lock exactly: screen, terminal modes and stopped jobs; what was typed while
     /// locked is discarded. Like Unlock-WmsSession.
-    Unlock(ActArgs),
+    Unlock(UnlockArgs),
     /// Send a message: written to each terminal of a terminal session as write(1) writes
     /// (a banner naming the sender, the text, EOF), like Send-WmsMessage.
     Message(MessageArgs),
@@ -149,8 +149,22 @@ pub enum WatchOutput {
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// The message shown on the locked screen.
-    #[arg(short, long, required = true)]
-    pub message: String,
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Ask logind to lock the session instead (org.freedesktop.login1.Session.Lock), for a
+    /// desktop whose own screen locker listens to logind; its LockedHint confirms it. No
+    /// message: the desktop's locker draws its own screen.
+    #[arg(long)]
+    pub logind: bool,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Ask logind to unlock the session (Session.Unlock), as `lock --logind` locked it.
+    #[arg(long)]
+    pub logind: bool,
     #[command(flatten)]
     pub act: ActArgs,
 }
@@ -312,6 +326,10 @@ pub enum UsageError {
     SessionId(String),
     #[error("actions print results only as JSON: use -o json, or no -o")]
     ActionFormat,
+    #[error("--logind shows no message: logind only asks the session's desktop to lock, and its own locker draws the lock screen; give --message or --logind, not both")]
+    LogindMessage,
+    #[error("lock needs --message TEXT (the notice wms shows), or --logind (logind's lock, without a message)")]
+    LockNeedsMessage,
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
 }
@@ -358,6 +376,7 @@ fn request(verb: Verb, selection: SelectionArg, common: Common) -> Request {
         servers: common.servers,
         hosts_file: common.hosts_file,
         message: None,
+        logind: false,
         what_if: false,
         confirm: false,
         verbose: common.verbose,
@@ -399,10 +418,18 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
         Command::System(_) => unreachable!("system commands are not session requests"),
         Command::Session(SessionCommand::Close(a)) => act_request(Verb::Close, a, None),
         Command::Session(SessionCommand::Disconnect(a)) => act_request(Verb::Disconnect, a, None),
-        Command::Session(SessionCommand::Lock(l)) => {
-            act_request(Verb::Lock, l.act, Some(l.message))
-        }
-        Command::Session(SessionCommand::Unlock(a)) => act_request(Verb::Unlock, a, None),
+        Command::Session(SessionCommand::Lock(l)) => match (l.message, l.logind) {
+            (Some(_), true) => Err(UsageError::LogindMessage),
+            (None, false) => Err(UsageError::LockNeedsMessage),
+            (message, logind) => Ok(Request {
+                logind,
+                ..act_request(Verb::Lock, l.act, message)?
+            }),
+        },
+        Command::Session(SessionCommand::Unlock(u)) => Ok(Request {
+            logind: u.logind,
+            ..act_request(Verb::Unlock, u.act, None)?
+        }),
         Command::Session(SessionCommand::Message(m)) => {
             act_request(Verb::Message, m.act, Some(m.text))
         }
@@ -494,6 +521,15 @@ mod tests {
         assert!(
             parse(&["session", "lock", "3"]).is_err(),
             "lock needs --message"
+        );
+        let e = parse(&["session", "lock", "3", "--logind", "-m", "hi"]).unwrap_err();
+        assert!(e.contains("--logind shows no message"), "{e}");
+        let r = parse(&["session", "lock", "3", "--logind"]).unwrap();
+        assert!(r.logind && r.message.is_none());
+        assert!(
+            parse(&["session", "unlock", "3", "--logind"])
+                .unwrap()
+                .logind
         );
         let r = parse(&["session", "lock", "--all", "-m", "Exam over"]).unwrap();
         assert_eq!(

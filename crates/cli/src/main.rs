@@ -48,6 +48,7 @@ fn main() -> ExitCode {
                 servers: inv.server.into_iter().collect(),
                 hosts_file: None,
                 message: inv.message,
+                logind: inv.logind,
                 what_if: inv.what_if,
                 confirm: inv.confirm.unwrap_or(false),
                 verbose: inv.verbose,

@@ -37,6 +37,8 @@ pub struct Request {
     pub hosts_file: Option<PathBuf>,
     /// Lock's notice, or the message sent.
     pub message: Option<String>,
+    /// Lock or unlock through logind.
+    pub logind: bool,
     pub what_if: bool,
     pub confirm: bool,
     pub verbose: bool,
@@ -102,6 +104,7 @@ pub struct Plan {
     pub verb: Verb,
     pub filter: Filter,
     pub message: Option<String>,
+    pub logind: bool,
     pub what_if: bool,
     pub confirm: bool,
     pub verbose: bool,
@@ -247,6 +250,7 @@ pub fn resolve(req: Request) -> Result<Plan, PlanError> {
         verb: req.verb,
         filter: req.filter,
         message: req.message,
+        logind: req.logind,
         what_if: req.what_if,
         confirm: req.confirm,
         verbose: req.verbose,

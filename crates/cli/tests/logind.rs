@@ -647,4 +647,244 @@ fn an_agent_inside_with_session_source_logind_lists_logind_s_fields() {
     let _ = nsenter.wait();
     let _ = std::fs::remove_dir_all(&dir);
     wms_testkit::kill_session(s.session_id());
+
+/// A screen locker as xss-lock or GNOME's is, for logind's side of it: it listens to its
+/// session's Lock and Unlock signals and answers each with SetLockedHint, as the session's
+/// user. (gdbus subscribes to the signals as any client may; busctl makes the calls.)
+const LOCK_LISTENER: &str = r#"#!/bin/sh
+p=$(busctl --system call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager GetSession s auto | cut -d'"' -f2)
+hint() { busctl --system call org.freedesktop.login1 "$p" org.freedesktop.login1.Session SetLockedHint b "$1"; }
+stdbuf -oL gdbus monitor --system --dest org.freedesktop.login1 --object-path "$p" | while read -r line; do
+  case "$line" in
+    *org.freedesktop.login1.Session.Lock*) hint true ;;
+    *org.freedesktop.login1.Session.Unlock*) hint false ;;
+    *Monitoring*) echo listening ;;
+  esac
+done
+"#;
+
+/// A session of its own whose "desktop" is [`LOCK_LISTENER`], listening once it returns.
+fn start_listener(sshd: &wms_testkit::Sshd, dir: &std::path::Path) -> wms_testkit::SshSession {
+    assert!(
+        std::path::Path::new("/usr/bin/gdbus").exists(),
+        "the logind lock tests need gdbus (apt-get install libglib2.0-bin)"
+    );
+    let script = dir.join("listen");
+    std::fs::write(&script, LOCK_LISTENER).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let listening = sshd.open_session(&user(Role::Plain), &script.display().to_string(), false);
+    assert!(
+        listening.wait_for_output("listening", Duration::from_secs(20)),
+        "the listener did not start: {}",
+        listening.output_text()
+    );
+    listening
+}
+
+fn locked_hint(id: u32) -> String {
+    sandbox()
+        .show_session(id)
+        .unwrap_or_else(|| panic!("logind does not know session {id}"))["LockedHint"]
+        .clone()
+}
+
+/// `wms session VERB ID --logind` inside the sandbox: its exit status and what it said.
+fn via_logind(verb: &str, id: u32) -> (Option<i32>, String) {
+    let out = wms_in_sandbox("auto", &["session", verb, &id.to_string(), "--logind"]);
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn lock_through_logind_is_confirmed_by_a_listening_desktop_and_honest_without_one() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let dir = wms_testkit::fresh_shared_dir("lock-listener");
+    let listening = start_listener(&sshd, &dir);
+    let deaf = sshd.open_session(&user(Role::Plain), "sleep 600", false);
+    let (id, deaf_id) = (listening.session_id(), deaf.session_id());
+    assert_eq!(locked_hint(id), "no");
+
+    let (code, err) = via_logind("lock", id);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(locked_hint(id), "yes", "loginctl shows it locked");
+    let (code, err) = via_logind("unlock", id);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(locked_hint(id), "no", "loginctl shows it unlocked");
+    // The cmdlet spelling.
+    let sid = id.to_string();
+    let out = wms_in_sandbox(
+        "auto",
+        &["Lock-WmsSession", "-SessionId", &sid, "-UseLogind"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "yes");
+    let out = wms_in_sandbox("auto", &["Unlock-WmsSession", &sid, "-UseLogind"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "no");
+
+    // Nothing listens: logind passes the Lock on to no one, and wms says so.
+    let (code, err) = via_logind("lock", deaf_id);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("logind asked the session to lock, but its desktop did not confirm it (LockedHint stayed false): nothing on it listens to logind's Lock"),
+        "{err}"
+    );
+    assert_eq!(locked_hint(deaf_id), "no");
+
+    // A desktop wms cannot draw on, in a session logind manages: the reason says where to
+    // turn.
+    let wayland = sshd.open_session(
+        &user(Role::Plain),
+        "env -u DISPLAY WAYLAND_DISPLAY=wayland-0 sleep 600",
+        false,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let wid = wayland.session_id().to_string();
+    let out = wms_in_sandbox("auto", &["Lock-WmsSession", &wid, "Hello"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "its desktop may listen to logind's lock: `wms session lock {wid} --logind`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // A session with no desktop at all is not told to turn to logind.
+    let out = wms_in_sandbox("auto", &["Lock-WmsSession", &deaf_id.to_string(), "Hello"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it is a terminal session") && !stderr(&out).contains("--logind"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A login logind never heard of (its own audit session, no pam_systemd).
+    let plain = user(Role::Plain);
+    let id_file = dir.join("unmanaged.id");
+    let mut unmanaged = sb
+        .command("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo {} > /proc/self/loginuid && cat /proc/self/sessionid > {} && exec setpriv --reuid {} sleep 600",
+                plain.uid,
+                id_file.display(),
+                plain.uid
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    wait_for("the unmanaged login's ID", || {
+        std::fs::read_to_string(&id_file).is_ok_and(|t| t.trim().parse::<u32>().is_ok())
+    });
+    let unmanaged_id: u32 = std::fs::read_to_string(&id_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (code, err) = via_logind("lock", unmanaged_id);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot be locked: logind does not manage this session"),
+        "{err}"
+    );
+    let _ = unmanaged.kill();
+    let _ = unmanaged.wait();
+    wms_testkit::kill_session(unmanaged_id);
+
+    // A message with it is a usage error that says why, and nothing is asked of logind.
+    let out = wms_in_sandbox(
+        "auto",
+        &["session", "lock", &id.to_string(), "--logind", "-m", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--logind shows no message"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(locked_hint(id), "no");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lock_through_logind_by_the_agent_is_audited_and_confirmed() {
+    let sb = sandbox();
+    let sshd = wms_testkit::Sshd::start_in_sandbox(&sb, "");
+    let dir = wms_testkit::fresh_shared_dir("logind-agent");
+    let listening = start_listener(&sshd, &dir);
+    let id = listening.session_id();
+    // An agent inside the sandbox, where logind's bus is; its PID is written before it
+    // starts, so it is ended by that PID.
+    let config = dir.join("wmsd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{d}/wmsd.sock\"\nstate_dir = \"{d}/state\"\nlisten = []\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let wmsd = wms_testkit::sandbox_binary(&wmsd_path().display().to_string());
+    let pid_file = dir.join("wmsd.pid");
+    let mut starter = sb
+        .command("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {} && WMS_CONFIG={} exec {} </dev/null >/dev/null 2>&1",
+                pid_file.display(),
+                config.display(),
+                wmsd.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    wait_for("the agent in the sandbox listens", || {
+        std::os::unix::net::UnixStream::connect(dir.join("wmsd.sock")).is_ok()
+    });
+    let wms = wms_inside();
+    let cfg = format!("WMS_CONFIG={}", config.display());
+    let through_agent = |verb: &str| {
+        sb.run(&[
+            "env",
+            &cfg,
+            &wms,
+            "session",
+            verb,
+            &id.to_string(),
+            "--logind",
+        ])
+    };
+    let out = through_agent("lock");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "yes");
+    let out = through_agent("unlock");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(locked_hint(id), "no");
+    // Audited as every lock: the intent before, the outcome after, with logind named.
+    let audit: Vec<Value> = std::fs::read_to_string(dir.join("state/audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (verb, phase) in [
+        ("Lock-WmsSession", "intent"),
+        ("Lock-WmsSession", "outcome"),
+        ("Unlock-WmsSession", "intent"),
+        ("Unlock-WmsSession", "outcome"),
+    ] {
+        assert!(
+            audit.iter().any(|r| r["verb"] == verb
+                && r["phase"] == phase
+                && r["logind"] == true
+                && (phase == "intent" || r["results"][0]["Outcome"] == "Done")),
+            "no {phase} record of {verb} through logind: {audit:?}"
+        );
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    sb.run(&["kill", pid.trim()]);
+    let _ = starter.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -57,6 +57,10 @@ pub struct ActionRequest {
     /// Lock's notice, or the message sent (verb `message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Lock or unlock through logind (`org.freedesktop.login1.Session.Lock`/`Unlock`),
+    /// for a desktop that listens to logind: no message then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logind: bool,
     /// Plan only: every target the caller may act on is answered WhatIf.
     #[serde(default)]
     pub what_if: bool,
@@ -78,8 +82,15 @@ impl ActionRequest {
             },
             all: matches!(selection, Selection::All),
             message,
+            logind: false,
             what_if,
         }
+    }
+
+    /// The request, through logind (see [`ActionRequest::logind`]) when `logind`.
+    pub fn through_logind(mut self, logind: bool) -> ActionRequest {
+        self.logind = logind;
+        self
     }
 
     /// The sessions the request names; the error says what is wrong with its shape.
@@ -97,6 +108,18 @@ impl ActionRequest {
                     ids.len()
                 ));
             }
+        }
+        if self.logind {
+            return match (self.verb, &self.message) {
+                (ActionVerb::Lock | ActionVerb::Unlock, None) => Ok(sel),
+                (ActionVerb::Lock, Some(_)) => Err(
+                    "logind's lock shows no message (the desktop draws its own lock screen): give a message or logind, not both".into(),
+                ),
+                _ => Err(format!(
+                    "logind goes only with lock or unlock, not with {}",
+                    self.verb.verb().cmdlet()
+                )),
+            };
         }
         match (self.verb, self.message.as_deref()) {
             (v, None) if v.verb().takes_message() => {
@@ -154,6 +177,7 @@ mod tests {
             session_ids: Some(vec![SessionId(3)]),
             all: false,
             message: Some("hi".into()),
+            logind: false,
             what_if: true,
         };
         let text = serde_json::to_string(&r).unwrap();
@@ -188,6 +212,20 @@ mod tests {
         assert_eq!(lock.selection().unwrap_err(), "lock needs a message");
         let msg = ActionRequest::new(ActionVerb::Message, &Selection::All, None, false);
         assert_eq!(msg.selection().unwrap_err(), "message needs a message");
+        // Through logind: no message, and only lock or unlock.
+        let via = |verb, message: Option<&str>| {
+            ActionRequest::new(verb, &Selection::All, message.map(String::from), false)
+                .through_logind(true)
+                .selection()
+        };
+        assert_eq!(via(ActionVerb::Lock, None), Ok(Selection::All));
+        assert_eq!(via(ActionVerb::Unlock, None), Ok(Selection::All));
+        assert!(via(ActionVerb::Lock, Some("hi"))
+            .unwrap_err()
+            .contains("a message or logind, not both"));
+        assert!(via(ActionVerb::Close, None)
+            .unwrap_err()
+            .starts_with("logind goes only with lock or unlock"));
         let esc = ActionRequest::new(
             ActionVerb::Message,
             &Selection::All,

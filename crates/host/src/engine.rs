@@ -25,6 +25,8 @@ pub struct PlannedAction {
     verb: ActionVerb,
     what_if: bool,
     message: Option<String>,
+    /// Lock or unlock through logind.
+    logind: bool,
     steps: Vec<Step>,
 }
 
@@ -196,6 +198,7 @@ impl Host {
             verb: req.verb,
             what_if: req.what_if,
             message: req.message.clone(),
+            logind: req.logind,
             steps: plan(caller, req.verb.verb(), selection, sessions),
         }
     }
@@ -207,6 +210,7 @@ impl Host {
             verb,
             what_if,
             message,
+            logind,
             steps,
         } = planned;
         let one = |step: Step| match step {
@@ -228,6 +232,8 @@ impl Host {
                 class: s.class.filter(|c| !c.is_login()),
                 outcome: if what_if {
                     Outcome::WhatIf
+                } else if logind {
+                    self.lock_through_logind(&s, verb == ActionVerb::Lock)
                 } else {
                     self.act(caller, verb, &s, message.as_deref())
                 },
@@ -603,13 +609,50 @@ impl Host {
                 Err(DesktopLockError::NotSupported(why)) if !desktop => Outcome::NotSupported(
                     format!("it has no terminal, and no desktop wms can lock: {why}"),
                 ),
-                Err(DesktopLockError::NotSupported(why)) => Outcome::NotSupported(why),
+                Err(DesktopLockError::NotSupported(why)) => {
+                    Outcome::NotSupported(format!("{why}{}", logind_hint(session)))
+                }
+                Err(DesktopLockError::Undrawable(why)) if !desktop => {
+                    Outcome::NotSupported(format!(
+                        "it has no terminal, and no desktop wms can lock: {why}{}",
+                        logind_hint(session)
+                    ))
+                }
+                Err(DesktopLockError::Undrawable(why)) => {
+                    Outcome::NotSupported(format!("{why}{}", logind_hint(session)))
+                }
                 Err(DesktopLockError::Failed(why)) => Outcome::Failed(why),
             };
         };
         match crate::lock::lock(&self.config.state_dir, session.session_id, tty, message, by) {
             Ok(()) => Outcome::Done,
             Err(why) => Outcome::Failed(why.to_string()),
+        }
+    }
+
+    /// Asks logind to lock (`lock`) or unlock `session` (see [`crate::logind::lock`]): Done
+    /// when its desktop confirms it through LockedHint within 2 s, Failed when it does not.
+    pub fn lock_through_logind(&self, session: &Session, lock: bool) -> Outcome {
+        use crate::logind::{Asked, LogindError};
+        let wait = std::time::Duration::from_secs(2);
+        let (verb, hint) = if lock {
+            ("lock", "false")
+        } else {
+            ("unlock", "true")
+        };
+        match crate::logind::lock(session.session_id.0, session.uid.0, lock, wait) {
+            Ok(Asked::Confirmed) => Outcome::Done,
+            Ok(Asked::Unconfirmed) => Outcome::Failed(format!(
+                "logind asked the session to {verb}, but its desktop did not confirm it (LockedHint stayed {hint}): nothing on it listens to logind's {}",
+                if lock { "Lock" } else { "Unlock" }
+            )),
+            Ok(Asked::NotManaged) => {
+                Outcome::NotSupported("logind does not manage this session".into())
+            }
+            Err(LogindError::NoBus | LogindError::NotRunning) => {
+                Outcome::NotSupported("logind is not running".into())
+            }
+            Err(e) => Outcome::Failed(e.to_string()),
         }
     }
 
@@ -684,6 +727,20 @@ impl Host {
             hour,
             minute,
         }
+    }
+}
+
+/// Where a desktop wms cannot lock runs in a session logind manages, what the administrator
+/// may ask instead: its desktop's own locker may listen to logind's Lock. Said only when
+/// logind manages the session.
+fn logind_hint(session: &Session) -> String {
+    if crate::logind::manages(session.session_id.0, session.uid.0) {
+        format!(
+            "; its desktop may listen to logind's lock: `wms session lock {} --logind`",
+            session.session_id.0
+        )
+    } else {
+        String::new()
     }
 }
 

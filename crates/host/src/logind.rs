@@ -1,6 +1,7 @@
 //! systemd-logind (or elogind) as a source of sessions: its session records read over
-//! D-Bus (`org.freedesktop.login1`), for the hosts where it runs. Only reading: wms acts on
-//! sessions through the kernel (see `close`), never through logind.
+//! D-Bus (`org.freedesktop.login1`), for the hosts where it runs. wms acts on sessions
+//! through the kernel (see `close`); the one thing it asks of logind is Lock and Unlock
+//! ([`lock`]), which logind passes on to whatever listens on the session's desktop.
 //!
 //! logind names a session by its audit session ID when it has one (`Audit`), which is how
 //! its records are matched with the sessions found in `/proc`.
@@ -24,6 +25,8 @@ const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 pub enum LogindError {
     #[error("no system bus runs here ({SYSTEM_BUS_SOCKET} does not exist)")]
     NoBus,
+    #[error("logind is not running (nothing owns {DEST} on the system bus)")]
+    NotRunning,
     #[error("cannot reach systemd-logind over D-Bus: {0}")]
     Bus(#[from] zbus::Error),
     #[error("systemd-logind gave an answer wms does not understand: {0}")]
@@ -242,6 +245,142 @@ fn from_properties(id: &str, p: Properties) -> LogindSession {
         idle_hint: p.idle_hint,
         locked_hint: p.locked_hint,
     }
+}
+
+/// What became of a Lock or Unlock asked of logind ([`lock`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// The session's LockedHint turned to what was asked.
+    Confirmed,
+    /// logind passed it on, and LockedHint did not follow within the wait.
+    Unconfirmed,
+    /// logind does not manage session `id`, or manages it for another user.
+    NotManaged,
+}
+
+/// Asks logind to lock (`lock`) or unlock session `id` of user `uid` (Session.Lock or
+/// Unlock on its object), then waits up to `wait` for its LockedHint to follow: logind
+/// only signals the session, and a screen locker listening there sets the hint.
+pub fn lock(
+    id: u32,
+    uid: u32,
+    lock: bool,
+    wait: std::time::Duration,
+) -> Result<Asked, LogindError> {
+    if std::env::var_os("DBUS_SYSTEM_BUS_ADDRESS").is_none()
+        && !Path::new(SYSTEM_BUS_SOCKET).exists()
+    {
+        return Err(LogindError::NoBus);
+    }
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("wms-logind".into())
+            .spawn_scoped(s, || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                    .map_err(LogindError::Thread)?
+                    .block_on(lock_async(id, uid, lock, wait))
+            })
+            .map_err(LogindError::Thread)?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+async fn lock_async(
+    id: u32,
+    uid: u32,
+    lock: bool,
+    wait: std::time::Duration,
+) -> Result<Asked, LogindError> {
+    let conn = zbus::Connection::system().await?;
+    let Some(path) = find(&conn, id, uid).await? else {
+        return Ok(Asked::NotManaged);
+    };
+    let name = id.to_string();
+    let method = if lock { "Lock" } else { "Unlock" };
+    conn.call_method(Some(DEST), path.as_str(), Some(SESSION), method, &())
+        .await?;
+    let end = tokio::time::Instant::now() + wait;
+    loop {
+        match properties(&conn, &name, &path).await? {
+            Some(s) if s.locked_hint == lock => return Ok(Asked::Confirmed),
+            Some(_) => {}
+            None => return Ok(Asked::NotManaged),
+        }
+        if tokio::time::Instant::now() >= end {
+            return Ok(Asked::Unconfirmed);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether logind manages session `id` of user `uid`; `false` too when it does not run.
+pub fn manages(id: u32, uid: u32) -> bool {
+    if std::env::var_os("DBUS_SYSTEM_BUS_ADDRESS").is_none()
+        && !Path::new(SYSTEM_BUS_SOCKET).exists()
+    {
+        return false;
+    }
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("wms-logind".into())
+            .spawn_scoped(s, || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let conn = zbus::Connection::system().await.ok()?;
+                    find(&conn, id, uid).await.ok()?
+                })
+            })
+            .ok()?
+            .join()
+            .ok()?
+    })
+    .is_some()
+}
+
+/// The object of logind's session `id` of user `uid`, when logind manages it: logind names
+/// a session with an audit ID by that ID, and its Audit and User must be the same login's.
+async fn find(
+    conn: &zbus::Connection,
+    id: u32,
+    uid: u32,
+) -> Result<Option<OwnedObjectPath>, LogindError> {
+    let name = id.to_string();
+    let path: OwnedObjectPath = match conn
+        .call_method(
+            Some(DEST),
+            MANAGER_PATH,
+            Some(MANAGER),
+            "GetSession",
+            &(&name,),
+        )
+        .await
+    {
+        Ok(r) => r
+            .body()
+            .deserialize()
+            .map_err(|e| LogindError::Reply(format!("GetSession: {e}")))?,
+        Err(zbus::Error::MethodError(err, _, _)) if err.contains("NoSuchSession") => {
+            return Ok(None)
+        }
+        Err(zbus::Error::MethodError(err, _, _))
+            if err.contains("ServiceUnknown") || err.contains("NameHasNoOwner") =>
+        {
+            return Err(LogindError::NotRunning)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(properties(conn, &name, &path)
+        .await?
+        .filter(|s| s.audit == Some(id) && s.uid == uid)
+        .map(|_| path))
 }
 
 #[cfg(test)]

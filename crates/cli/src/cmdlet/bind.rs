@@ -12,6 +12,7 @@ pub(super) struct State {
     pub(super) all: bool,
     pub(super) server: Option<String>,
     pub(super) message: Option<String>,
+    pub(super) logind: bool,
     pub(super) what_if: bool,
     pub(super) confirm: Option<bool>,
     pub(super) verbose: bool,
@@ -35,6 +36,7 @@ impl State {
             all: false,
             server: None,
             message: None,
+            logind: false,
             what_if: false,
             confirm: None,
             verbose: false,
@@ -59,6 +61,7 @@ impl State {
             Param::Verbose => self.verbose = on,
             Param::Debug => self.debug = on,
             Param::SortDescending => self.descending = on,
+            Param::UseLogind => self.logind = on,
             _ => unreachable!("{param:?} is not a switch"),
         }
     }
@@ -127,6 +130,7 @@ impl State {
             selection,
             server: self.server,
             message: self.message,
+            logind: self.logind,
             what_if: self.what_if,
             confirm: self.confirm,
             verbose: self.verbose,
@@ -337,6 +341,10 @@ pub fn bind(verb: Verb, args: &[String]) -> Result<Invocation, BindError> {
     if state.named.contains(&Param::All) && state.ids.is_some() {
         return Err(set_unresolved(verb));
     }
+    // UseLogind's set has no Message: logind's lock shows none.
+    if state.logind && state.named.contains(&Param::Message) {
+        return Err(set_unresolved(verb));
+    }
 
     bind_positional(&mut state, &positional)?;
     // Mandatory parameters still missing (Lock's Message, a SessionId) are prompted for
@@ -388,6 +396,7 @@ mod tests {
                 selection: SelectionArg::Ids(vec![3]),
                 server: None,
                 message: None,
+                logind: false,
                 what_if: false,
                 confirm: None,
                 verbose: false,
@@ -445,6 +454,7 @@ mod tests {
                 selection: SelectionArg::Ids(vec![3, 4]),
                 server: Some("host1.example.org".into()),
                 message: Some("Please save your work, then log off".into()),
+                logind: false,
                 what_if: true,
                 confirm: Some(false),
                 verbose: true,
@@ -565,6 +575,22 @@ mod tests {
             binding_err(Verb::Lock, &["-All", "-SessionId", "3"]),
             SET_ERROR
         );
+    }
+
+    #[test]
+    fn use_logind_is_a_set_of_lock_and_unlock_without_message() {
+        let inv = ok(Verb::Lock, &["3", "-UseLogind"]);
+        assert!(inv.logind && inv.message.is_none());
+        assert!(ok(Verb::Unlock, &["-All", "-uselogind"]).logind);
+        assert!(
+            binding_err(Verb::Lock, &["3", "-UseLogind", "-Message", "hi"])
+                .starts_with("Parameter set cannot be resolved")
+        );
+        // No positional Message in its set.
+        assert!(binding_err(Verb::Lock, &["3", "hi", "-UseLogind"])
+            .contains("cannot be found that accepts argument 'hi'"));
+        assert!(binding_err(Verb::Close, &["3", "-UseLogind"])
+            .contains("matches parameter name 'UseLogind'"));
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Invocation {
     pub server: Option<String>,
     /// Lock-WmsSession only (mandatory there).
     pub message: Option<String>,
+    /// `-UseLogind` (Lock- and Unlock-WmsSession): through logind, without a message.
+    pub logind: bool,
     pub what_if: bool,
     /// `Some(true)` for `-Confirm`, `Some(false)` for `-Confirm:$false`, `None` if not given.
     pub confirm: Option<bool>,

@@ -25,6 +25,7 @@ pub(super) enum Param {
     State,
     IdleSeconds,
     Thumbnail,
+    UseLogind,
 }
 
 /// The type of a parameter that takes a value (switches take none).
@@ -70,7 +71,8 @@ impl Param {
             | Param::Confirm
             | Param::Verbose
             | Param::Debug
-            | Param::SortDescending => None,
+            | Param::SortDescending
+            | Param::UseLogind => None,
         }
     }
 }
@@ -93,6 +95,8 @@ pub(super) enum Scope {
     Actions,
     /// The cmdlets that carry a message: Lock-WmsSession, Send-WmsMessage.
     WithMessage,
+    /// Lock-WmsSession and Unlock-WmsSession.
+    LockUnlock,
     GetOnly,
 }
 
@@ -102,6 +106,7 @@ impl Scope {
             Scope::Every => true,
             Scope::Actions => verb.changes_state(),
             Scope::WithMessage => verb.takes_message(),
+            Scope::LockUnlock => matches!(verb, Verb::Lock | Verb::Unlock),
             Scope::GetOnly => verb == Verb::Get,
         }
     }
@@ -195,6 +200,13 @@ pub(super) static PARAMS: &[ParamSpec] = &[
         &[],
         Role::Bind(Param::OutputFormat),
         Scope::Every,
+    ),
+    // Lock and unlock through logind: a parameter set of its own, without Message.
+    spec(
+        "UseLogind",
+        &[],
+        Role::Bind(Param::UseLogind),
+        Scope::LockUnlock,
     ),
     spec("UserName", &[], Role::Bind(Param::UserName), Scope::Every),
     spec("State", &[], Role::Bind(Param::State), Scope::Every),

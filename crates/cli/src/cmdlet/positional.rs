@@ -17,7 +17,7 @@ pub(super) fn bind_positional(
     if !state.named.contains(&Param::All) && !state.named.contains(&Param::SessionId) {
         slots.push(Param::SessionId);
     }
-    if verb.takes_message() && !state.named.contains(&Param::Message) {
+    if verb.takes_message() && !state.named.contains(&Param::Message) && !state.logind {
         slots.push(Param::Message);
     }
 

@@ -40,7 +40,7 @@ pub fn complete(
     // Get-WmsSession's SessionId is optional (no IDs lists every session).
     let need_ids =
         verb.changes_state() && inv.selection == SelectionArg::Unbound && terminal.is_some();
-    let need_message = verb.takes_message() && inv.message.is_none();
+    let need_message = verb.takes_message() && inv.message.is_none() && !inv.logind;
     if !need_ids && !need_message {
         return Ok(inv);
     }

@@ -14,7 +14,7 @@ use wms_core::{Outcome, Selection, SessionId, TargetResult, Verb};
 /// The request for the plan's verb over `sel`.
 pub(super) fn action_request(plan: &Plan, sel: &Selection, what_if: bool) -> ActionRequest {
     let verb = ActionVerb::from_verb(plan.verb).expect("Get is not an action");
-    ActionRequest::new(verb, sel, plan.message.clone(), what_if)
+    ActionRequest::new(verb, sel, plan.message.clone(), what_if).through_logind(plan.logind)
 }
 
 /// Where confirmation answers come from: standard input when it is a terminal; when
@@ -61,7 +61,7 @@ pub(super) fn act_on(
         return;
     }
     // Sessions that are not locked, to say so when -Verbose unlocks them.
-    let not_locked: Vec<SessionId> = if plan.verb == Verb::Unlock {
+    let not_locked: Vec<SessionId> = if plan.verb == Verb::Unlock && !plan.logind {
         rt.block_on(backend.sessions())
             .map(|v| {
                 v.into_iter()

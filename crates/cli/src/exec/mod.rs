@@ -156,7 +156,8 @@ pub fn run(plan: Plan) -> u8 {
                             &sel,
                             request.message,
                             request.what_if,
-                        );
+                        )
+                        .through_logind(request.logind);
                         Ok(Done::Results(b.action(&request).await?))
                     }
                 }

@@ -82,9 +82,23 @@ impl DesktopTarget {
 
 /// Why a session has no X desktop wms can reach, in words for the user ("session 7 is a
 /// Wayland desktop: ..."): what the lock and the thumbnail give as NotSupported.
+/// The flag says whether a desktop is there that wms cannot draw on (Wayland, an X display
+/// it cannot use), rather than none at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct NotDesktop(pub String);
+pub struct NotDesktop(pub String, pub bool);
+
+impl NotDesktop {
+    /// No desktop: a terminal session, one that ended, one whose display is elsewhere.
+    fn none(why: String) -> NotDesktop {
+        NotDesktop(why, false)
+    }
+
+    /// A desktop wms cannot draw on.
+    fn undrawable(why: String) -> NotDesktop {
+        NotDesktop(why, true)
+    }
+}
 
 /// What one process's environment says of the desktop.
 #[derive(Debug, Default)]
@@ -114,13 +128,13 @@ fn env_of(pid: Pid) -> Option<Env> {
 /// The X desktop of session `id` (see the module's documentation for what is checked).
 pub fn find(id: SessionId) -> Result<DesktopTarget, NotDesktop> {
     let mut procs = scan_session(id)
-        .map_err(|e| NotDesktop(format!("cannot read the processes of session {id}: {e}")))?;
+        .map_err(|e| NotDesktop::none(format!("cannot read the processes of session {id}: {e}")))?;
     procs.sort_by_key(|p| (p.start_time, p.pid));
     let Some(leader) = procs.first().cloned() else {
-        return Err(NotDesktop(format!("session {id} has no processes")));
+        return Err(NotDesktop::none(format!("session {id} has no processes")));
     };
-    let uid =
-        procfs::login_uid(leader.pid).ok_or_else(|| NotDesktop(format!("session {id} ended")))?;
+    let uid = procfs::login_uid(leader.pid)
+        .ok_or_else(|| NotDesktop::none(format!("session {id} ended")))?;
     let envs: Vec<(Pid, Env)> = procs
         .iter()
         .filter(|p| !is_x_server(&p.comm))
@@ -128,14 +142,14 @@ pub fn find(id: SessionId) -> Result<DesktopTarget, NotDesktop> {
         .filter_map(|p| Some((p.pid, env_of(p.pid)?)))
         .collect();
     if envs.is_empty() && procs.iter().any(|p| !is_x_server(&p.comm)) {
-        return Err(NotDesktop(format!(
+        return Err(NotDesktop::none(format!(
             "the environments of session {id}'s processes cannot be read here"
         )));
     }
     if envs.iter().any(|(_, e)| {
         e.session_type.as_deref() == Some("wayland") || (e.wayland && e.display.is_none())
     }) {
-        return Err(NotDesktop(format!(
+        return Err(NotDesktop::undrawable(format!(
             "session {id} is a Wayland desktop: wms reads and draws on X11 desktops only"
         )));
     }
@@ -218,22 +232,22 @@ pub fn find(id: SessionId) -> Result<DesktopTarget, NotDesktop> {
         }
     }
     if !why.is_empty() {
-        return Err(NotDesktop(format!(
+        return Err(NotDesktop::undrawable(format!(
             "session {id}'s X display cannot be used: {}",
             why.join("; ")
         )));
     }
     if let Some(d) = forwarded {
-        return Err(NotDesktop(format!(
+        return Err(NotDesktop::none(format!(
             "session {id} has no desktop on this host: its display {d} is forwarded to its client"
         )));
     }
     if !servers.is_empty() {
-        return Err(NotDesktop(format!(
+        return Err(NotDesktop::undrawable(format!(
             "session {id} runs an X server whose display cannot be told"
         )));
     }
-    Err(NotDesktop(format!(
+    Err(NotDesktop::none(format!(
         "session {id} has no X display: it is a terminal session"
     )))
 }
@@ -354,7 +368,8 @@ pub fn connect_with(
     target: &DesktopTarget,
     timeout: Option<Duration>,
 ) -> Result<(Connection, usize), NotDesktop> {
-    let fail = |what: String| NotDesktop(format!("display {}: {what}", target.display_name()));
+    let fail =
+        |what: String| NotDesktop::undrawable(format!("display {}: {what}", target.display_name()));
     let stream = std::os::unix::net::UnixStream::connect(&target.socket).map_err(|e| {
         fail(format!(
             "cannot connect to {}: {e}",

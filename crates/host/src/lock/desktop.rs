@@ -43,12 +43,18 @@ pub struct DesktopLock {
 #[derive(Debug)]
 pub enum DesktopLockError {
     NotSupported(String),
+    /// A desktop is there, one wms cannot draw on (Wayland, an X display it cannot use).
+    Undrawable(String),
     Failed(String),
 }
 
 impl From<crate::desktop::NotDesktop> for DesktopLockError {
     fn from(e: crate::desktop::NotDesktop) -> Self {
-        DesktopLockError::NotSupported(e.0)
+        if e.1 {
+            DesktopLockError::Undrawable(e.0)
+        } else {
+            DesktopLockError::NotSupported(e.0)
+        }
     }
 }
 
