@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::sync::Arc;
 use std::time::Duration;
 use wms_core::api::ActionRequest;
 
@@ -180,5 +181,37 @@ pub fn check_request(st: &AppState, req: &ActionRequest) -> Result<(), String> {
             ids.len()
         )),
         _ => Ok(()),
+    }
+}
+
+/// Admits a request to act (an action, a look at a screen): who the caller is, once
+/// authenticated and within the action rate. A refused request's refusal is recorded
+/// (coalesced, see `refusals`) from `record`, and its response returned. Nothing of an
+/// unidentified request is recorded but that it came and why it was refused: its body is
+/// the word of nobody in particular.
+pub async fn admit_action(
+    st: &Arc<AppState>,
+    peer: &Peer,
+    headers: &HeaderMap,
+    record: &mut crate::audit::Record,
+) -> Result<wms_core::Caller, axum::response::Response> {
+    match authenticate(st, peer, headers) {
+        Ok(id) => {
+            record.token_name = id.token.clone();
+            if let Err(too_many) = action_turn(st, peer, &id) {
+                record.caller(&id.caller);
+                record.refused = Some(too_many.message.clone());
+                crate::refusals::record(st, peer_key(peer), record.clone()).await;
+                return Err(too_many.response());
+            }
+            record.caller(&id.caller);
+            Ok(id.caller)
+        }
+        Err(denied) => {
+            record.token_name = denied.token();
+            record.refused = Some(denied.message().to_string());
+            crate::refusals::record(st, peer_key(peer), record.clone()).await;
+            Err(denied.response())
+        }
     }
 }

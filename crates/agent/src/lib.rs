@@ -405,28 +405,10 @@ async fn action(
     let mut record = Record::new(&peer);
     // The caller is known before a byte of the body is read: an unknown peer cannot make
     // the agent hold a body, and pays for its failures (admission).
-    let caller = match admission::authenticate(&st, &peer, &headers) {
-        Ok(id) => {
-            if let Err(too_many) = admission::action_turn(&st, &peer, &id) {
-                record.token_name = id.token;
-                record.caller(&id.caller);
-                record.refused = Some(too_many.message.clone());
-                refusals::record(&st, admission::peer_key(&peer), record).await;
-                return too_many.response();
-            }
-            record.token_name = id.token;
-            id.caller
-        }
-        Err(denied) => {
-            // Nothing of an unidentified request is recorded but that it came and why it
-            // was refused: its body is the word of nobody in particular.
-            record.token_name = denied.token();
-            record.refused = Some(denied.message().to_string());
-            refusals::record(&st, admission::peer_key(&peer), record).await;
-            return denied.response();
-        }
+    let caller = match admission::admit_action(&st, &peer, &headers, &mut record).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
     };
-    record.caller(&caller);
     let body = match admission::read_body(&st, &headers, body).await {
         Ok(b) => b,
         Err((status, message)) => {

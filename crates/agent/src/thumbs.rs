@@ -23,26 +23,10 @@ pub(crate) async fn thumbnail(
     uri: Uri,
 ) -> Response {
     let mut record = Record::new(&peer);
-    let caller = match admission::authenticate(&st, &peer, &headers) {
-        Ok(id) => {
-            if let Err(too_many) = admission::action_turn(&st, &peer, &id) {
-                record.token_name = id.token;
-                record.caller(&id.caller);
-                record.refused = Some(too_many.message.clone());
-                refusals::record(&st, admission::peer_key(&peer), record).await;
-                return too_many.response();
-            }
-            record.token_name = id.token;
-            id.caller
-        }
-        Err(denied) => {
-            record.token_name = denied.token();
-            record.refused = Some(denied.message().to_string());
-            refusals::record(&st, admission::peer_key(&peer), record).await;
-            return denied.response();
-        }
+    let caller = match admission::admit_action(&st, &peer, &headers, &mut record).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
     };
-    record.caller(&caller);
     // The one parameter, `size`; anything else in the query is refused.
     let mut sizes = uri
         .query()

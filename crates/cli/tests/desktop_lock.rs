@@ -109,33 +109,26 @@ fn wait_read(d: &Desktop, left: u32, text: &str) {
     }
 }
 
+/// Asks for the keyboard on `conn`'s root window, as any client may.
+fn grab_keyboard(conn: &x11rb::rust_connection::RustConnection) -> GrabStatus {
+    let root = conn.setup().roots[0].root;
+    conn.grab_keyboard(
+        false,
+        root,
+        x11rb::CURRENT_TIME,
+        GrabMode::ASYNC,
+        GrabMode::ASYNC,
+    )
+    .unwrap()
+    .reply()
+    .unwrap()
+    .status
+}
+
 /// Whether another client of the desktop could take the keyboard now.
 fn keyboard_free(d: &Desktop) -> bool {
-    let stream =
-        std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{}", d.display()))
-            .unwrap();
-    let (stream, _) = x11rb::rust_connection::DefaultStream::from_unix_stream(stream).unwrap();
-    let conn = x11rb::rust_connection::RustConnection::connect_to_stream_with_auth_info(
-        stream,
-        0,
-        b"MIT-MAGIC-COOKIE-1".to_vec(),
-        d.cookie().to_vec(),
-    )
-    .unwrap();
-    let root = conn.setup().roots[0].root;
-    let status = conn
-        .grab_keyboard(
-            false,
-            root,
-            x11rb::CURRENT_TIME,
-            GrabMode::ASYNC,
-            GrabMode::ASYNC,
-        )
-        .unwrap()
-        .reply()
-        .unwrap()
-        .status;
-    if status == GrabStatus::SUCCESS {
+    let conn = d.connect();
+    if grab_keyboard(&conn) == GrabStatus::SUCCESS {
         conn.ungrab_keyboard(x11rb::CURRENT_TIME).unwrap();
         let _ = conn.get_input_focus().map(|c| c.reply());
         return true;
@@ -383,31 +376,8 @@ fn a_grab_another_client_holds_fails_the_lock_with_the_reason_and_leaves_nothing
     let sshd = Sshd::start();
     let (d, _w) = desktop(&sshd);
     let id = d.session_id().to_string();
-    let stream =
-        std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{}", d.display()))
-            .unwrap();
-    let (stream, _) = x11rb::rust_connection::DefaultStream::from_unix_stream(stream).unwrap();
-    let holder = x11rb::rust_connection::RustConnection::connect_to_stream_with_auth_info(
-        stream,
-        0,
-        b"MIT-MAGIC-COOKIE-1".to_vec(),
-        d.cookie().to_vec(),
-    )
-    .unwrap();
-    let root = holder.setup().roots[0].root;
-    let status = holder
-        .grab_keyboard(
-            false,
-            root,
-            x11rb::CURRENT_TIME,
-            GrabMode::ASYNC,
-            GrabMode::ASYNC,
-        )
-        .unwrap()
-        .reply()
-        .unwrap()
-        .status;
-    assert_eq!(status, GrabStatus::SUCCESS);
+    let holder = d.connect();
+    assert_eq!(grab_keyboard(&holder), GrabStatus::SUCCESS);
     let before = d.screenshot();
 
     let out = wms(&["Lock-WmsSession", &id, "Hello"]);

@@ -44,9 +44,12 @@ fn package() -> PathBuf {
     )
 }
 
-/// What the base root has beyond minbase: man (for `man wms`) and sudo (for the README's
-/// command as a user with sudo; the root case moves it out of the way).
-const INCLUDE: &str = "man-db,sudo";
+/// What the base root has beyond minbase: man (for `man wms`), sudo (for the README's
+/// command as a user with sudo; the root case moves it out of the way), and the package's
+/// one dependency outside minbase, the DejaVu fonts of the lock and message windows (the
+/// first test installs with `dpkg -i`, which fetches nothing; the README's command uses
+/// apt, which would).
+const INCLUDE: &str = "man-db,sudo,fonts-dejavu-core";
 
 /// A tar of a minbase Debian 12 root with [`INCLUDE`], made with debootstrap the first
 /// time.

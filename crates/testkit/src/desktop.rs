@@ -234,6 +234,12 @@ impl Desktop {
         &self.cookie
     }
 
+    /// A connection of the test's own to the desktop's X server, with the session's
+    /// cookie (another client of the desktop, as far as the server can tell).
+    pub fn connect(&self) -> x11rb::rust_connection::RustConnection {
+        xwindow::connect(self.display, &self.cookie)
+    }
+
     /// The X server's PID.
     pub fn xvfb_pid(&self) -> u32 {
         self.xvfb_pid
