@@ -7,7 +7,7 @@
 //! read failed; 400 for a bad ID or size.
 
 use crate::audit::Record;
-use crate::{admission, error, refusals, refuse, AppState, Peer};
+use crate::{admission, error, refuse, AppState, Peer};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};

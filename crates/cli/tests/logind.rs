@@ -647,6 +647,7 @@ fn an_agent_inside_with_session_source_logind_lists_logind_s_fields() {
     let _ = nsenter.wait();
     let _ = std::fs::remove_dir_all(&dir);
     wms_testkit::kill_session(s.session_id());
+}
 
 /// A screen locker as xss-lock or GNOME's is, for logind's side of it: it listens to its
 /// session's Lock and Unlock signals and answers each with SetLockedHint, as the session's
