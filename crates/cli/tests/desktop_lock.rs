@@ -233,7 +233,8 @@ fn a_desktop_wms_cannot_reach_is_not_supported() {
         false,
     );
     let nowhere = sshd.open_session(&user(Role::Plain), "env DISPLAY=:999 sleep 600", false);
-    std::thread::sleep(Duration::from_millis(300));
+    wms_testkit::wait_session_runs(wayland.session_id(), "sleep");
+    wms_testkit::wait_session_runs(nowhere.session_id(), "sleep");
     let out = wms(&[
         "Lock-WmsSession",
         &wayland.session_id().to_string(),

@@ -57,6 +57,7 @@ fn another_users_display_and_authority_file_are_not_taken_from_the_environment()
         ),
         false,
     );
+    wait_session_runs(s.session_id(), "sleep");
     let e = desktop::find(SessionId(s.session_id())).unwrap_err();
     assert!(e.0.contains("not session"), "{e}");
     assert!(e.0.contains(&victim.xvfb_pid().to_string()), "{e}");

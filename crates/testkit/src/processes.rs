@@ -49,6 +49,22 @@ pub fn session_pids(id: u32) -> Vec<u32> {
     pids
 }
 
+/// Waits until a process of session `id` runs `program` (its comm), so that what was
+/// exported for it is in its environment (a shell's exports show in `/proc/PID/environ`
+/// only once it has exec'd the program); panics after 10 s.
+pub fn wait_session_runs(id: u32, program: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !session_pids(id).iter().any(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == program)
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "session {id} never ran {program}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits up to `timeout` until no live process has session `id`; true if so.
 pub fn wait_session_gone(id: u32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
