@@ -226,17 +226,7 @@ impl AgentClient {
         use wms_core::Outcome;
         let who = self.describe();
         let path = format!("/v1/sessions/{id}/thumbnail?size={}", size.name());
-        let resp = self.send(Method::GET, &path, None, &[]).await?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::BrokenAnswer {
-                who: who.clone(),
-                reason: e.to_string(),
-            })?
-            .to_bytes();
+        let (status, bytes) = self.exchange(Method::GET, &path, None).await?;
         let why = || {
             serde_json::from_slice::<ErrorResponse>(&bytes)
                 .map(|e| e.error)
@@ -258,22 +248,11 @@ impl AgentClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Bytes, ClientError> {
-        let who = self.describe();
-        let resp = self.send(method, path, body, &[]).await?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::BrokenAnswer {
-                who: who.clone(),
-                reason: e.to_string(),
-            })?
-            .to_bytes();
+        let (status, bytes) = self.exchange(method, path, body).await?;
         if status == StatusCode::OK {
             Ok(bytes)
         } else {
-            Err(refused(&who, status, &bytes))
+            Err(refused(&self.describe(), status, &bytes))
         }
     }
 
@@ -301,6 +280,27 @@ impl AgentClient {
             body: resp.into_body(),
             buf: Vec::new(),
         })
+    }
+
+    /// Sends one request and reads the whole answer: its status and body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let resp = self.send(method, path, body, &[]).await?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::BrokenAnswer {
+                who: self.describe(),
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        Ok((status, bytes))
     }
 
     /// Sends one request and returns the answer's head, its body still to be read.

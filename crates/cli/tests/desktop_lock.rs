@@ -12,24 +12,9 @@ use wms_testkit::{Desktop, DesktopOptions, TestWindow, WindowSpec};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, GrabMode, GrabStatus};
 
+/// The lockers (not their keepers) of session `id`'s desktop lock.
 fn locker_pids(id: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let argv: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if argv.get(1) == Some(&b"__wms-desktop-lock".as_slice())
-            && argv.get(2).is_some_and(|r| r.starts_with(b"locker"))
-            && argv.get(3) == Some(&id.as_bytes())
-        {
-            out.push(pid);
-        }
-    }
-    out
+    lock_processes_where(id, |role| role.starts_with(b"locker"))
 }
 
 /// A two-monitor desktop (1600x600, two RandR monitors of 800x600) in a real ssh
@@ -266,6 +251,12 @@ fn a_desktop_wms_cannot_reach_is_not_supported() {
 
 /// Every process of session `id`'s desktop lock (locker and keeper).
 fn lock_processes(id: &str) -> Vec<i32> {
+    lock_processes_where(id, |_| true)
+}
+
+/// The processes of session `id`'s desktop lock whose role (`locker`, `keeper`, the
+/// hidden subcommand's first argument) passes `role`.
+fn lock_processes_where(id: &str, role: impl Fn(&[u8]) -> bool) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
@@ -276,6 +267,7 @@ fn lock_processes(id: &str) -> Vec<i32> {
         };
         let argv: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
         if argv.get(1) == Some(&b"__wms-desktop-lock".as_slice())
+            && argv.get(2).is_some_and(|r| role(r))
             && argv.get(3) == Some(&id.as_bytes())
         {
             out.push(pid);
