@@ -142,17 +142,7 @@ impl Agent {
 
     /// The agent's CPU time (user + system), in seconds.
     pub fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let f: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
-        // Fields 14 and 15 (utime, stime), counted from the state (field 3) at index 0.
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (t(11) + t(12)) / hz
+        cpu_seconds(self.pid())
     }
 
     /// A `wms` command that goes through this agent.
@@ -215,6 +205,20 @@ impl Agent {
         });
         Ok(rx)
     }
+}
+
+/// The CPU time (user + system) of process `pid` so far, in seconds; 0 once it is gone.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    // Fields 14 and 15 (utime, stime), counted from the state (field 3) at index 0.
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (t(11) + t(12)) / hz
 }
 
 /// A field of `/proc/PID/status` (the number, without its unit).

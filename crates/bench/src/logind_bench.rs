@@ -155,18 +155,7 @@ impl SandboxAgent {
 
     /// The agent's CPU time so far (user + system), in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat = self
-            .pid
-            .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-            .unwrap_or_default();
-        let f: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (t(11) + t(12)) / hz
+        self.pid.map_or(0.0, crate::agent::cpu_seconds)
     }
 }
 
