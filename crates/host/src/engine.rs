@@ -479,7 +479,6 @@ impl Host {
                 .map(|s| from.get(&s.session_id).cloned())
                 .collect()
         };
-        let sessions_ids: Vec<SessionId> = sessions.iter().map(|s| s.session_id).collect();
         let usage = par_chunks(&from, 64, |chunk| {
             chunk
                 .iter()
@@ -503,14 +502,7 @@ impl Host {
             }
         }
         // An RDP client comes and goes without a process event in its session.
-        lay_xrdp_over(sessions, |id| {
-            from.iter()
-                .zip(sessions_ids.iter())
-                .find(|(_, i)| **i == id)
-                .and_then(|(keys, _)| keys.as_ref())
-                .map(|keys| keys.iter().map(|k| k.pid).collect())
-                .unwrap_or_default()
-        });
+        self.refresh_connections(sessions);
     }
 
     /// Brings up to date which xrdp desktops among `sessions` (built by
@@ -609,16 +601,13 @@ impl Host {
                 Err(DesktopLockError::NotSupported(why)) if !desktop => Outcome::NotSupported(
                     format!("it has no terminal, and no desktop wms can lock: {why}"),
                 ),
-                Err(DesktopLockError::NotSupported(why)) => {
-                    Outcome::NotSupported(format!("{why}{}", logind_hint(session)))
-                }
                 Err(DesktopLockError::Undrawable(why)) if !desktop => {
                     Outcome::NotSupported(format!(
                         "it has no terminal, and no desktop wms can lock: {why}{}",
                         logind_hint(session)
                     ))
                 }
-                Err(DesktopLockError::Undrawable(why)) => {
+                Err(DesktopLockError::NotSupported(why) | DesktopLockError::Undrawable(why)) => {
                     Outcome::NotSupported(format!("{why}{}", logind_hint(session)))
                 }
                 Err(DesktopLockError::Failed(why)) => Outcome::Failed(why),
@@ -748,10 +737,9 @@ fn logind_hint(session: &Session) -> String {
 /// [`crate::xrdp`]); `pids_of` gives a session's processes. The sockets are read once, and
 /// only when there is such a session.
 fn lay_xrdp_over(sessions: &mut [Session], pids_of: impl Fn(SessionId) -> Vec<Pid>) {
-    let is_xrdp = |s: &Session| s.service.as_deref() == Some(crate::xrdp::SERVICE);
     let xrdp: Vec<(SessionId, Vec<Pid>)> = sessions
         .iter()
-        .filter(|s| is_xrdp(s))
+        .filter(|s| Host::is_remote_desktop(s))
         .map(|s| (s.session_id, pids_of(s.session_id)))
         .collect();
     if xrdp.is_empty() {
@@ -761,7 +749,7 @@ fn lay_xrdp_over(sessions: &mut [Session], pids_of: impl Fn(SessionId) -> Vec<Pi
     if let Err(e) = &conns {
         tracing::debug!(error = %e, "which xrdp sessions have a client is not known");
     }
-    for s in sessions.iter_mut().filter(|s| is_xrdp(s)) {
+    for s in sessions.iter_mut().filter(|s| Host::is_remote_desktop(s)) {
         let now = conns
             .as_ref()
             .ok()
