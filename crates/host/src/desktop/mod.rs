@@ -161,32 +161,28 @@ pub fn find(id: SessionId) -> Result<DesktopTarget, NotDesktop> {
             (p, procfs::x_server_args(&args))
         })
         .collect();
-    // The displays to try: those of the X servers inside the session, then those its
-    // processes name, each with the authority file named alongside.
-    let mut candidates: Vec<(u32, Option<PathBuf>)> = Vec::new();
+    // The displays to try, each once: those of the X servers inside the session, then
+    // those its processes name (their authority files: `named_auth`).
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut add = |n: u32| {
+        if !candidates.contains(&n) {
+            candidates.push(n);
+        }
+    };
     for (p, args) in &servers {
         // `Xvfb -displayfd` names no display: the socket it listens on does.
         if let Some(n) = args.display.or_else(|| listening_display(p.pid)) {
-            candidates.push((n, None));
+            add(n);
         }
     }
     let mut forwarded = None;
     for (_, e) in &envs {
         let Some(d) = &e.display else { continue };
         match procfs::local_display_number(d) {
-            Some(n) => candidates.push((n, e.xauthority.clone())),
+            Some(n) => add(n),
             None => forwarded = Some(String::from_utf8_lossy(d).into_owned()),
         }
     }
-    let mut seen = Vec::new();
-    candidates.retain(|(n, _)| {
-        // Each display once, with the first authority file named for it.
-        if seen.contains(n) {
-            return false;
-        }
-        seen.push(*n);
-        true
-    });
     // The authority files named for each display by any process, in order.
     let named_auth = |n: u32| -> Vec<PathBuf> {
         envs.iter()
@@ -195,7 +191,7 @@ pub fn find(id: SessionId) -> Result<DesktopTarget, NotDesktop> {
             .collect()
     };
     let mut why = Vec::new();
-    for (n, _) in &candidates {
+    for n in &candidates {
         match server_of(id, *n, &leader) {
             Ok(server) => {
                 let mut files: Vec<(PathBuf, u32)> =
