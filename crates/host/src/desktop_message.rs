@@ -7,7 +7,7 @@
 use crate::desktop::{self as xconnect, NotDesktop};
 use crate::screen_text::{message_box, Typeface, BACKGROUND};
 use crate::xwin;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -73,10 +73,7 @@ pub fn show(session: SessionId, text: &str) -> Result<(), ShowError> {
         if left.is_zero() {
             break;
         }
-        let ts = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
+        let ts = crate::sys::timespec(left);
         let _ = poll(&mut [PollFd::new(&out, PollFlags::IN)], Some(&ts));
         match out.read(&mut buf) {
             Ok(0) => break,

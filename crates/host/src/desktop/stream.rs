@@ -47,10 +47,7 @@ impl Stream for TimedStream {
                     format!("the X server did not answer within {timeout:?}"),
                 ));
             }
-            let ts = rustix::time::Timespec {
-                tv_sec: left.as_secs() as i64,
-                tv_nsec: i64::from(left.subsec_nanos()),
-            };
+            let ts = crate::sys::timespec(left);
             let mut fds = [PollFd::from_borrowed_fd(self.inner.as_fd(), flags)];
             match rustix::event::poll(&mut fds, Some(&ts)) {
                 Ok(0) => continue,

@@ -14,7 +14,7 @@
 use super::{forget, load, locks_dir, save, LockRecord};
 use crate::procfs;
 use crate::sys::PinnedProcess;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::AsFd;
 use rustix::process::Signal;
 use serde::{Deserialize, Serialize};
@@ -123,10 +123,7 @@ fn launch(state_dir: &Path, id: SessionId, nonce: &str) -> Result<(), String> {
         if left.is_zero() {
             return Err("the locker did not say whether it locked the desktop".into());
         }
-        let ts = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
+        let ts = crate::sys::timespec(left);
         let mut fds = [PollFd::new(&out, PollFlags::IN)];
         match poll(&mut fds, Some(&ts)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -258,10 +255,7 @@ pub(crate) fn stands(state_dir: &Path, id: SessionId, nonce: &str) -> Option<Loc
 
 /// Whether a pidfd says its process has exited, waiting at most `timeout`.
 pub(crate) fn wait_exit(fd: impl AsFd, timeout: Duration) -> bool {
-    let ts = Timespec {
-        tv_sec: timeout.as_secs() as i64,
-        tv_nsec: i64::from(timeout.subsec_nanos()),
-    };
+    let ts = crate::sys::timespec(timeout);
     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
     match poll(&mut fds, Some(&ts)) {
         Ok(n) => n > 0,

@@ -7,7 +7,7 @@ use super::desktop::{stands, wait_exit, GRAB_BOUND, SUBCOMMAND};
 use crate::desktop::Connection as RustConnection;
 use crate::screen_text::{lock_screen, Typeface, BACKGROUND};
 use crate::xwin;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::process::{pidfd_open, PidfdFlags};
 use std::io::Write;
@@ -271,10 +271,7 @@ fn run_locker(id: SessionId, nonce: &str, state_dir: &Path, first: bool) -> Exit
     };
     let mut last_check = Instant::now();
     loop {
-        let ts = Timespec {
-            tv_sec: 0,
-            tv_nsec: TICK.as_nanos() as i64,
-        };
+        let ts = crate::sys::timespec(TICK);
         {
             let xfd = conn.stream().as_fd();
             let mut fds = vec![PollFd::new(&xfd, PollFlags::IN)];

@@ -52,10 +52,7 @@ pub fn wait_any_exit(procs: &[&PinnedProcess], timeout: Duration) -> io::Result<
         .iter()
         .map(|p| PollFd::new(&p.fd, PollFlags::IN))
         .collect();
-    let ts = rustix::event::Timespec {
-        tv_sec: timeout.as_secs() as i64,
-        tv_nsec: i64::from(timeout.subsec_nanos()),
-    };
+    let ts = timespec(timeout);
     loop {
         match poll(&mut fds, Some(&ts)) {
             Ok(_) => break,
@@ -163,6 +160,14 @@ pub fn canonical_name(host: &str) -> Option<String> {
         n
     };
     name.filter(|n| !n.is_empty())
+}
+
+/// `d` as the timeout `poll` takes.
+pub fn timespec(d: std::time::Duration) -> rustix::event::Timespec {
+    rustix::event::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
 }
 
 /// The local wall-clock hour and minute of a Unix time, as the C library's time zone
