@@ -5,7 +5,7 @@
 //! timed until wms returns, which it does once every locker has grabbed the input and
 //! drawn the message.
 
-use crate::measure::{median, time_cmd, Series};
+use crate::measure::{time_cmd, Series};
 use crate::{Args, Res};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -59,7 +59,6 @@ pub fn lock_desktops(a: &Args) -> Res<Value> {
         Series::default(),
         Series::default(),
     );
-    let mut all_lock_s = Vec::new();
     for _ in 0..runs {
         let (t, _) = time_cmd(wms(a, &lock_args(&ids[..1])))?;
         one_lock.push(t);
@@ -67,7 +66,6 @@ pub fn lock_desktops(a: &Args) -> Res<Value> {
         one_unlock.push(t);
         let (t, _) = time_cmd(wms(a, &lock_args(&ids)))?;
         all_lock.push(t);
-        all_lock_s.push(t);
         let (t, _) = time_cmd(wms(a, &unlock_args(&ids)))?;
         all_unlock.push(t);
     }
@@ -80,6 +78,5 @@ pub fn lock_desktops(a: &Args) -> Res<Value> {
         "unlock_one": one_unlock.json(),
         "lock_all": all_lock.json(),
         "unlock_all": all_unlock.json(),
-        "lock_all_median_s": median(&all_lock_s),
     }))
 }

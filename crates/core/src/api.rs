@@ -76,15 +76,23 @@ impl ActionRequest {
     ) -> ActionRequest {
         ActionRequest {
             verb,
-            session_ids: match selection {
-                Selection::Ids(ids) => Some(ids.clone()),
-                Selection::All => None,
-            },
-            all: matches!(selection, Selection::All),
+            session_ids: None,
+            all: false,
             message,
             logind: false,
             what_if,
         }
+        .with_selection(selection)
+    }
+
+    /// The same request over `selection` instead (a filter narrowed it).
+    pub fn with_selection(mut self, selection: &Selection) -> ActionRequest {
+        self.session_ids = match selection {
+            Selection::Ids(ids) => Some(ids.clone()),
+            Selection::All => None,
+        };
+        self.all = matches!(selection, Selection::All);
+        self
     }
 
     /// The request, through logind (see [`ActionRequest::logind`]) when `logind`.

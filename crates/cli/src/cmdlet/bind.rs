@@ -151,7 +151,7 @@ impl State {
 fn parse_thumbnail_size(verb: Verb, text: &str) -> Result<wms_core::ThumbnailSize, BindError> {
     use wms_core::ThumbnailSize as S;
     let t = text.trim();
-    [S::Small, S::Medium, S::Large, S::FullScreen]
+    S::ALL
         .into_iter()
         .find(|s| format!("{s:?}").eq_ignore_ascii_case(t))
         .ok_or_else(|| {

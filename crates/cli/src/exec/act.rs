@@ -26,9 +26,7 @@ pub(super) fn answer_source(stdin_is_pipeline: bool) -> Option<Box<dyn BufRead>>
             .is_terminal()
             .then(|| Box::new(stdin.lock()) as Box<dyn BufRead>);
     }
-    let tty = std::fs::File::open("/dev/tty").ok()?;
-    tty.is_terminal()
-        .then(|| Box::new(io::BufReader::new(tty)) as Box<dyn BufRead>)
+    terminal()
 }
 
 /// The controlling terminal, to ask on whatever standard input is (`-ErrorAction

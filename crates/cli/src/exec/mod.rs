@@ -20,7 +20,6 @@ use backend::{labelled, Backend, BackendError};
 use report::Reporter;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use wms_core::api::ActionRequest;
 use wms_core::{unique_ids, Outcome, Selection, Session, TargetResult, Verb};
 
 /// Exit statuses (SPEC 6).
@@ -151,13 +150,7 @@ pub fn run(plan: Plan) -> u8 {
                 match narrow(&b, &selection, &filter).await? {
                     None => Ok(Done::Results(Vec::new())),
                     Some(sel) => {
-                        request = ActionRequest::new(
-                            request.verb,
-                            &sel,
-                            request.message,
-                            request.what_if,
-                        )
-                        .through_logind(request.logind);
+                        request = request.with_selection(&sel);
                         Ok(Done::Results(b.action(&request).await?))
                     }
                 }
