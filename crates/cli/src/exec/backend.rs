@@ -10,7 +10,7 @@ use wms_host::Host;
 
 /// Why a server's work failed as a whole.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum BackendError {
+pub(crate) enum BackendError {
     #[error(transparent)]
     Agent(#[from] ClientError),
     #[error("Cannot read the sessions of {fqdn}: {error}")]
@@ -23,7 +23,7 @@ pub(super) enum BackendError {
     Unresolved(String),
 }
 
-pub(super) enum Backend {
+pub(crate) enum Backend {
     Local { host: Arc<Host>, caller: Caller },
     Agent(AgentClient),
 }
