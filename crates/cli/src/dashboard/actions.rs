@@ -94,10 +94,15 @@ async fn answer(
         match app.backend(share.index) {
             Err(why) => failed(&share.server, &ids, &why),
             Ok(b) => match b.action(&share.request).await {
-                Ok(results) => results
-                    .into_iter()
-                    .map(|r| line(&share.server, share.request.verb, r))
-                    .collect(),
+                Ok(results) => {
+                    if !what_if {
+                        app.board.act(share.index);
+                    }
+                    results
+                        .into_iter()
+                        .map(|r| line(&share.server, share.request.verb, r))
+                        .collect()
+                }
                 Err(e) => failed(&share.server, &ids, &e.to_string()),
             },
         }

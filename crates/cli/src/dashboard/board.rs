@@ -55,6 +55,8 @@ pub struct Message {
 
 pub struct Board {
     servers: Mutex<Vec<ServerState>>,
+    /// Told when an action was taken on the server (for a feed that reads by itself).
+    actions: Vec<tokio::sync::Notify>,
     tx: broadcast::Sender<Message>,
 }
 
@@ -102,6 +104,7 @@ impl Board {
             })
             .collect();
         Arc::new(Board {
+            actions: names.iter().map(|_| tokio::sync::Notify::new()).collect(),
             servers: Mutex::new(servers),
             tx: broadcast::channel(BACKLOG).0,
         })
@@ -109,6 +112,16 @@ impl Board {
 
     fn lock(&self) -> MutexGuard<'_, Vec<ServerState>> {
         self.servers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An action was taken on server `index`.
+    pub fn act(&self, index: usize) {
+        self.actions[index].notify_one();
+    }
+
+    /// Waits for an action on server `index`.
+    pub async fn acted(&self, index: usize) {
+        self.actions[index].notified().await
     }
 
     /// The server's index by its name, if it is one of the board's.

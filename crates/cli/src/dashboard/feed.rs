@@ -29,7 +29,8 @@ pub async fn follow(board: Arc<Board>, index: usize, backend: Result<Arc<Backend
     }
 }
 
-/// This host, in this process: read again and again, each change sent.
+/// This host, in this process: read again and again, each change sent; at once after an
+/// action from the page.
 async fn poll_here(board: &Board, index: usize, backend: &Backend) {
     let caller = match backend {
         Backend::Local { caller, .. } => Some(caller.clone()),
@@ -48,7 +49,10 @@ async fn poll_here(board: &Board, index: usize, backend: &Backend) {
             }
             Err(e) => board.unreachable(index, e.to_string()),
         }
-        tokio::time::sleep(LOCAL_EVERY).await;
+        tokio::select! {
+            _ = tokio::time::sleep(LOCAL_EVERY) => {}
+            _ = board.acted(index) => {}
+        }
     }
 }
 
