@@ -194,6 +194,9 @@ function fillTile(tile, server, t) {
   if (t.IsLocked) badges.append(el('span', { class: 'badge locked', text: 'Locked', title: t.LockMessage || '' }));
   if (t.IsAdmin) badges.append(el('span', { class: 'badge admin', text: 'administrator' }));
   if (t.Class && t.Class !== 'user') badges.append(el('span', { class: 'badge', text: t.Class }));
+  if (!(t.Allowed || []).some((a) => a !== 'thumbnail')) {
+    badges.append(el('span', { class: 'badge', text: 'view only', title: 'Nothing may be done to this session from here' }));
+  }
   tile.append(screen, el('h3', { class: 'user', text: t.UserName }), facts, badges);
 }
 
@@ -262,6 +265,9 @@ function updateToolbar() {
     : `${tiles.length} session${tiles.length === 1 ? '' : 's'} selected`;
   for (const b of document.querySelectorAll('.toolbar button[data-action]')) {
     b.disabled = !tiles.some((t) => (t.Allowed || []).includes(b.dataset.action));
+    b.title = !b.disabled ? ''
+      : tiles.length === 0 ? 'Select sessions first'
+        : 'Not allowed on the selected sessions: their servers\' rules do not let this dashboard do it (or a server cannot be reached)';
   }
   $('#select-none').disabled = tiles.length === 0;
 }
