@@ -217,6 +217,36 @@ impl Board {
         self.send("tile", data);
     }
 
+    /// The idle times of `listed`, for the sessions the board holds (a listing that may be
+    /// newer or older than the events around it adds and removes nothing).
+    pub fn refresh_idle(&self, index: usize, listed: &[Session]) {
+        let mut servers = self.lock();
+        let s = &mut servers[index];
+        let mut changed = Vec::new();
+        for l in listed {
+            if let Some(x) = s.sessions.get_mut(&l.session_id) {
+                if (x.idle_seconds, x.idle_hint) != (l.idle_seconds, l.idle_hint) {
+                    (x.idle_seconds, x.idle_hint) = (l.idle_seconds, l.idle_hint);
+                    changed.push(l.session_id);
+                }
+            }
+        }
+        let messages: Vec<String> = changed
+            .iter()
+            .map(|id| {
+                serde_json::to_string(&TileChange {
+                    server: &s.name,
+                    tile: tile(s, &s.sessions[id]),
+                })
+                .unwrap_or_default()
+            })
+            .collect();
+        drop(servers);
+        for m in messages {
+            self.send("tile", m);
+        }
+    }
+
     /// A session ended.
     pub fn remove(&self, index: usize, id: SessionId) {
         let mut servers = self.lock();
@@ -375,6 +405,23 @@ mod tests {
         // No caller known: nothing allowed.
         board.replace(0, None, vec![session(3, 1000, false)]);
         assert!(!board.allows(0, SessionId(3), Verb::Lock));
+    }
+
+    #[test]
+    fn idle_times_are_refreshed_and_nothing_else() {
+        let board = Board::new(&["a".into()]);
+        board.replace(0, Some(operator()), vec![session(3, 1000, false)]);
+        let (_, mut rx) = board.subscribe();
+        let mut later = session(3, 1000, false);
+        later.idle_seconds = Some(120);
+        later.user_name = "changed".into();
+        board.refresh_idle(0, &[later, session(4, 1000, false)]);
+        let (event, change) = next(&mut rx);
+        assert_eq!(event, "tile");
+        assert_eq!(change["tile"]["IdleSeconds"], 120);
+        assert_eq!(change["tile"]["UserName"], "u1000");
+        assert_eq!(board.session_ids(0), [SessionId(3)]);
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

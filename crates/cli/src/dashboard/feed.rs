@@ -1,7 +1,8 @@
 //! One feed per server keeps its group of the [`Board`] current. An agent's feed lists
 //! the sessions once and then follows the agent's event stream (`GET /v1/events`), opened
 //! before the listing so that nothing falls between the two; a broken stream is opened
-//! again after the last event seen, so nothing is missed. This host without an agent has
+//! again after the last event seen, so nothing is missed. Idle times change without an
+//! event, so they alone are read again every [`IDLE_EVERY`]. This host without an agent has
 //! no event stream: its sessions are read here again every [`LOCAL_EVERY`].
 
 use super::board::Board;
@@ -13,6 +14,9 @@ use wms_core::{Caller, Session, SessionId};
 
 /// How often this host's sessions are read when no agent runs here.
 pub const LOCAL_EVERY: Duration = Duration::from_secs(2);
+
+/// How often an agent's idle times are read again: they change without an event.
+const IDLE_EVERY: Duration = Duration::from_secs(60);
 
 /// How long an event stream may say nothing before it is taken for dead. Agents send a
 /// keep-alive at least every 15 s.
@@ -101,8 +105,18 @@ async fn follow_once(
     } else {
         board.reachable(index, caller.clone());
     }
+    let mut idle_check =
+        tokio::time::interval_at(tokio::time::Instant::now() + IDLE_EVERY, IDLE_EVERY);
     loop {
-        let event = match tokio::time::timeout(SILENCE, stream.next()).await {
+        let next = tokio::select! {
+            next = tokio::time::timeout(SILENCE, stream.next()) => next,
+            _ = idle_check.tick() => {
+                let sessions = client.sessions().await.map_err(|e| e.to_string())?;
+                board.refresh_idle(index, &sessions);
+                continue;
+            }
+        };
+        let event = match next {
             Err(_) => {
                 return Err(format!(
                     "the agent's event stream said nothing for {} s",
