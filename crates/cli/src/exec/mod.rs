@@ -5,7 +5,7 @@
 //! status of SPEC section 6. All network calls run on one runtime.
 
 mod act;
-mod backend;
+pub(crate) mod backend;
 mod fleet;
 mod report;
 mod thumbs;
