@@ -12,8 +12,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
+use wms_core::api::CallerInfo;
 use wms_core::authz::TargetFacts;
-use wms_core::{authorize, Caller, Decision, Session, SessionId, Verb};
+use wms_core::{Decision, Session, SessionId, Verb};
 
 /// How many messages a page may fall behind before it is sent a new snapshot instead.
 const BACKLOG: usize = 4096;
@@ -42,7 +43,7 @@ struct ServerState {
     name: String,
     status: Status,
     /// Who the server takes the dashboard to be; unknown allows nothing.
-    caller: Option<Caller>,
+    caller: Option<CallerInfo>,
     sessions: BTreeMap<SessionId, Session>,
 }
 
@@ -154,7 +155,7 @@ impl Board {
     }
 
     /// The server's whole list, as just read, and who it takes the dashboard to be.
-    pub fn replace(&self, index: usize, caller: Option<Caller>, sessions: Vec<Session>) {
+    pub fn replace(&self, index: usize, caller: Option<CallerInfo>, sessions: Vec<Session>) {
         let mut servers = self.lock();
         let s = &mut servers[index];
         s.status = Status::Ok;
@@ -170,7 +171,7 @@ impl Board {
     }
 
     /// The server can be seen again (its event stream resumed where it left off).
-    pub fn reachable(&self, index: usize, caller: Option<Caller>) {
+    pub fn reachable(&self, index: usize, caller: Option<CallerInfo>) {
         let mut servers = self.lock();
         let s = &mut servers[index];
         if s.status == Status::Ok && s.caller == caller {
@@ -321,7 +322,7 @@ fn allowed(s: &ServerState, session: &Session) -> Vec<&'static str> {
     };
     ACTIONS
         .iter()
-        .filter(|(verb, _)| authorize(caller, *verb, &facts) == Decision::Allow)
+        .filter(|(verb, _)| caller.authorize(*verb, &facts) == Decision::Allow)
         .map(|(_, name)| *name)
         .collect()
 }
@@ -341,12 +342,12 @@ mod tests {
         }
     }
 
-    fn operator() -> Caller {
-        Caller {
+    fn operator() -> CallerInfo {
+        CallerInfo::of_user(&wms_core::Caller {
             uid: Uid(0),
             role: Role::Operator,
             own_session: Some(SessionId(9)),
-        }
+        })
     }
 
     fn next(rx: &mut broadcast::Receiver<Message>) -> (String, serde_json::Value) {

@@ -6,11 +6,13 @@
 //! no event stream: its sessions are read here again every [`LOCAL_EVERY`].
 
 use super::board::Board;
-use crate::agent_client::AgentClient;
+use crate::agent_client::{AgentClient, ClientError};
 use crate::exec::backend::Backend;
+use hyper::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
-use wms_core::{Caller, Session, SessionId};
+use wms_core::api::CallerInfo;
+use wms_core::{Session, SessionId};
 
 /// How often this host's sessions are read when no agent runs here.
 pub const LOCAL_EVERY: Duration = Duration::from_secs(2);
@@ -36,10 +38,7 @@ pub async fn follow(board: Arc<Board>, index: usize, backend: Result<Arc<Backend
 /// This host, in this process: read again and again, each change sent; at once after an
 /// action from the page.
 async fn poll_here(board: &Board, index: usize, backend: &Backend) {
-    let caller = match backend {
-        Backend::Local { caller, .. } => Some(caller.clone()),
-        Backend::Agent(_) => None,
-    };
+    let caller = backend.caller().await.ok();
     let mut first = true;
     loop {
         match backend.sessions().await {
@@ -154,7 +153,12 @@ async fn follow_once(
     }
 }
 
-/// Who the agent takes the dashboard to be.
-async fn caller_of(_client: &AgentClient) -> Result<Option<Caller>, String> {
-    Ok(None)
+/// Who the agent takes the dashboard to be: unknown (nothing allowed) if it is an agent
+/// from before `GET /v1/caller`.
+async fn caller_of(client: &AgentClient) -> Result<Option<CallerInfo>, String> {
+    match client.caller().await {
+        Ok(c) => Ok(Some(c)),
+        Err(ClientError::Refused { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
 }

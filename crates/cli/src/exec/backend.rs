@@ -75,7 +75,6 @@ impl Backend {
     /// Who the server takes the caller to be, for the rules (SPEC 5) to be shown before
     /// anything is asked: in this process, the caller itself; through an agent, its
     /// answer (`GET /v1/caller`).
-    #[allow(dead_code)] // The dashboard's: the command line asks the rules by acting.
     pub(crate) async fn caller(&self) -> Result<CallerInfo, BackendError> {
         match self {
             Backend::Local { caller, .. } => Ok(CallerInfo::of_user(caller)),
