@@ -158,7 +158,7 @@ function tileHTML(server, t, k) {
   } else {
     screen = `<div class="screen" aria-hidden="true">&gt;_ ${esc(t.Tty || 'terminal')}</div>`;
   }
-  const facts = [['Session', t.SessionId], ['State', t.State], ['Idle', idleText(t)],
+  const facts = [['Session', t.SessionId], ['State', t.State && t.State.replace(/([a-z])([A-Z])/g, '$1 $2')], ['Idle', idleText(t)],
     ['Type', [t.Type, t.Display].filter(Boolean).join(' ')], ['From', t.ClientName || t.RemoteHost]]
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
     .map(([n, v]) => `<dt>${n}</dt><dd>${esc(v)}</dd>`).join('');
@@ -246,6 +246,9 @@ function render() {
       while (g.grid.children.length > tiles.length) g.grid.lastChild.remove();
     }
     g.empty.hidden = tiles.length > 0 || s.status === 'connecting';
+    // The height the grid is expected to take, worked out without asking for a layout.
+    const perRow = Math.max(1, Math.floor((window.innerWidth - 32) / (11.6 * 16)));
+    g.grid.style.containIntrinsicSize = `auto ${Math.ceil(tiles.length / perRow) * 16.6}rem`;
   });
   for (const [k, tile] of tileEls) {
     if (!live.has(k)) {
