@@ -448,7 +448,10 @@ mod tests {
         let mut desktop = session(3);
         desktop.session_type = Some(SessionType::X11);
         desktop.display = Some(":5".into());
-        assert_eq!(kinds(&hub, vec![desktop.clone()]), [EventType::StateChanged]);
+        assert_eq!(
+            kinds(&hub, vec![desktop.clone()]),
+            [EventType::StateChanged]
+        );
         let mut connected = desktop.clone();
         connected.client_name = Some("10.0.0.5".into());
         assert_eq!(kinds(&hub, vec![connected]), [EventType::StateChanged]);
