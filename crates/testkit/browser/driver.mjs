@@ -14,6 +14,7 @@
 //   screenshot {path}               -> the path (a PNG of the viewport)
 //   zoom {factor}                   -> the page as the browser's zoom shows it
 //   fetch {url, method, headers, body} -> {status, headers, body}, sent by node, not the page
+//   cookies                         -> the page's cookies, HttpOnly ones included
 //   close                           -> null, then node exits
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -174,6 +175,8 @@ async function run(c) {
       return zoom(c.factor);
     case 'fetch':
       return nodeFetch(c.url, c);
+    case 'cookies':
+      return context.cookies();
     case 'close':
       return null;
     default:

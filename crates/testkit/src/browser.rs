@@ -362,6 +362,13 @@ impl Browser {
         })
     }
 
+    /// The cookies the browser holds (HttpOnly ones too), as Playwright gives them:
+    /// objects with `name`, `value`, `domain`, `path`, `httpOnly`, `sameSite`...
+    pub fn cookies(&mut self) -> Result<Vec<Value>, BrowserError> {
+        let v = self.send(json!({"cmd": "cookies"}), COMMAND_TIMEOUT)?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
     /// Closes chromium and ends node (as dropping does); every process it started is gone
     /// when this returns.
     pub fn close(mut self) {

@@ -222,6 +222,17 @@ fn fetch_goes_without_the_pages_cookie_and_sends_what_it_is_given() {
         )
         .unwrap();
     assert!(seen.as_str().unwrap().contains("cookie=k=v42"), "{seen}");
+    let cookies = b.cookies().unwrap();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert_eq!(
+        (
+            &cookies[0]["name"],
+            &cookies[0]["value"],
+            &cookies[0]["httpOnly"],
+            &cookies[0]["sameSite"]
+        ),
+        (&"k".into(), &"v42".into(), &true.into(), &"Strict".into())
+    );
 
     // node's do not, nor follow a redirect.
     let r = b
