@@ -9,7 +9,7 @@
 // Commands ({"id":N,"cmd":NAME,...}):
 //   goto {url}                      -> the HTTP status of the main document (null if none)
 //   eval {js}                       -> the JSON value of an expression or function body
-//   waitFor {js, timeoutMs}         -> the first truthy value of the predicate
+//   waitFor {js, timeoutMs}         -> the first truthy value of the predicate (polled)
 //   click {selector} / fill {selector,text} / check {selector} / press {key}
 //   screenshot {path}               -> the path (a PNG of the viewport)
 //   zoom {factor}                   -> the page as the browser's zoom shows it
@@ -25,6 +25,8 @@ const WIDTH = 1280;
 const HEIGHT = 900;
 // A selector that matches nothing fails after this long rather than Playwright's 30 s.
 const ACTION_TIMEOUT_MS = 5000;
+// How often waitFor asks its predicate again.
+const POLL_MS = 10;
 
 const browser = await launch();
 const context = await browser.newContext({ viewport: { width: WIDTH, height: HEIGHT } });
@@ -141,15 +143,17 @@ async function run(c) {
       return v === undefined ? null : v;
     }
     case 'waitFor': {
+      // Polled from here rather than with page.waitForFunction, which compiles the
+      // predicate inside the page: a page whose Content-Security-Policy forbids eval (the
+      // dashboard's does) would refuse it.
       const timeout = c.timeoutMs ?? ACTION_TIMEOUT_MS;
-      try {
-        const handle = await page.waitForFunction(evaluable(c.js), null, { timeout, polling: 'raf' });
-        const v = await handle.jsonValue();
-        await handle.dispose();
-        return v === undefined ? null : v;
-      } catch (e) {
-        if (e.name === 'TimeoutError') throw new Error(`timed out after ${timeout} ms waiting for: ${c.js}`);
-        throw e;
+      const deadline = Date.now() + timeout;
+      const js = evaluable(c.js);
+      for (;;) {
+        const v = await page.evaluate(js);
+        if (v) return v;
+        if (Date.now() >= deadline) throw new Error(`timed out after ${timeout} ms waiting for: ${c.js}`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
       }
     }
     case 'click':

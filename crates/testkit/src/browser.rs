@@ -244,7 +244,7 @@ impl Browser {
     }
 
     /// Waits up to `timeout` until `js` (as for [`Browser::eval`]) is truthy in the page,
-    /// checked at every frame; its value. The error says it timed out and on what.
+    /// asked every 10 ms; its value. The error says it timed out and on what.
     pub fn wait_for(&mut self, js: &str, timeout: Duration) -> Result<Value, BrowserError> {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self.send(

@@ -24,7 +24,7 @@ setTimeout(() => { const p = document.createElement('p'); p.id = 'late'; p.textC
 </script></body></html>"#;
 
 /// A server on a free loopback port; each request is answered by its path:
-/// `/` the page, `/login` sets a cookie and redirects to `/` (303), `/echo` answers with
+/// `/` the page (`/strict` under a strict Content-Security-Policy), `/login` sets a cookie and redirects to `/` (303), `/echo` answers with
 /// the method, Host, Cookie and body it got; anything else 404.
 fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -66,6 +66,12 @@ fn answer(mut stream: TcpStream) {
     let _ = reader.read_exact(&mut body);
     let (status, extra, text) = match path.as_str() {
         "/" => ("200 OK", "Content-Type: text/html\r\n", PAGE.to_string()),
+        // The page under a policy that forbids evaluating strings, as the dashboard's.
+        "/strict" => (
+            "200 OK",
+            "Content-Type: text/html\r\nContent-Security-Policy: default-src 'none'; script-src 'self'\r\n",
+            PAGE.to_string(),
+        ),
         "/login" => (
             "303 See Other",
             "Set-Cookie: k=v42; HttpOnly; SameSite=Strict\r\nLocation: /\r\n",
@@ -144,6 +150,25 @@ fn the_driver_navigates_scripts_types_clicks_and_waits_with_a_bound() {
         "{took:?}"
     );
     assert_eq!(b.eval("1 + 1").unwrap(), 2);
+
+    // A page that forbids eval to its own scripts can still be asked and waited on.
+    assert_eq!(b.goto(&format!("{url}/strict")).unwrap(), 200);
+    assert_eq!(
+        b.wait_for(
+            "document.getElementById('bar') && document.title",
+            Duration::from_secs(5)
+        )
+        .unwrap(),
+        "driver"
+    );
+    // (Its inline script did not run.)
+    assert!(b
+        .wait_for(
+            "document.getElementById('late')",
+            Duration::from_millis(600)
+        )
+        .is_err());
+    b.goto(&format!("{url}/")).unwrap();
 
     b.fill("#name", "Ada").unwrap();
     b.click("#go").unwrap();
