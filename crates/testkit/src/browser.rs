@@ -420,6 +420,18 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // A failing test shows what the page looked like and what it logged.
+        if thread::panicking() && !self.closed {
+            let name = thread::current()
+                .name()
+                .unwrap_or("test")
+                .replace("::", "-");
+            let path = test_output_dir("failures").join(format!("{name}.png"));
+            if self.screenshot(&path).is_ok() {
+                eprintln!("screenshot at the failure: {}", path.display());
+            }
+            eprintln!("browser log:\n{}", self.driver_log());
+        }
         self.shut_down();
     }
 }
