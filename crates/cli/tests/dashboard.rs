@@ -485,6 +485,56 @@ fn wait_noted(b: &mut Browser, table: &str, server: &str, id: u32) -> i64 {
         .unwrap()
 }
 
+/// The events an agent publishes (`GET /v1/events` on its Unix socket, as root), each
+/// noted with the time it arrived here: kind, session ID, milliseconds since the epoch.
+struct AgentEvents {
+    rx: mpsc::Receiver<(String, u64, i64)>,
+    _stream: std::os::unix::net::UnixStream,
+}
+
+impl AgentEvents {
+    fn open(agent: &Agent) -> AgentEvents {
+        use std::io::Write;
+        let mut s = std::os::unix::net::UnixStream::connect(agent.socket()).unwrap();
+        s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: wmsd\r\n\r\n")
+            .unwrap();
+        let reader = s.try_clone().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut kind = String::new();
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { return };
+                if let Some(k) = line.strip_prefix("event: ") {
+                    kind = k.trim().to_string();
+                } else if let Some(data) = line.strip_prefix("data: ") {
+                    let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                    if let Some(id) = data["Session"]["SessionId"].as_u64() {
+                        if tx.send((kind.clone(), id, now_ms())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        AgentEvents { rx, _stream: s }
+    }
+
+    /// When the first `kind` event of session `id` arrived; waits for it.
+    fn wait(&self, kind: &str, id: u32) -> i64 {
+        let end = Instant::now() + SOON;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let (k, session, at) = self
+                .rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the agent published no {kind} of session {id}"));
+            if k == kind && session == u64::from(id) {
+                return at;
+            }
+        }
+    }
+}
+
 #[test]
 fn a_new_login_appears_and_a_closed_one_disappears_without_reloading() {
     let (a, bb) = (Agent::tls(), Agent::tls());
@@ -495,45 +545,54 @@ fn a_new_login_appears_and_a_closed_one_disappears_without_reloading() {
     let d = Dashboard::start(&client, &["--server", "lab-a", "--server", "lab-b"]);
     let mut b = open(&d, &["lab-a", "lab-b"]);
     watch_tiles(&mut b);
+    let events = [
+        ("lab-a", AgentEvents::open(&a)),
+        ("lab-b", AgentEvents::open(&bb)),
+    ];
 
     let asked = now_ms();
     let s = sshd.open_session(&user(Role::Plain), "exec sleep 600", false);
     let logged_in = now_ms();
     let id = s.session_id();
+    // (server, ms after its agent published it, after the login was complete, after ssh
+    // was started)
     let mut seen = Vec::new();
-    for server in ["lab-a", "lab-b"] {
+    for (server, agent) in &events {
         let at = wait_noted(&mut b, "wmsSeen", server, id);
-        seen.push((server, at - logged_in, at - asked));
+        let published = agent.wait("SessionNew", id);
+        seen.push((*server, at - published, at - logged_in, at - asked));
     }
     b.save_screenshot(SUITE, "live-1-login-shown");
-    println!("login {id} shown (ms after the login was complete, after ssh was started): {seen:?}");
+    println!(
+        "login {id} shown, ms after (its agent's event, the login complete, ssh started): {seen:?}"
+    );
 
     assert!(kill_session(id), "session {id} would not end");
     let ended = now_ms();
     let mut gone = Vec::new();
-    for server in ["lab-a", "lab-b"] {
+    for (server, agent) in &events {
         let at = wait_noted(&mut b, "wmsGone", server, id);
-        gone.push((server, at - ended));
+        let published = agent.wait("SessionRemoved", id);
+        gone.push((*server, at - published, at - ended));
     }
     b.save_screenshot(SUITE, "live-2-logout-gone");
-    println!("login {id} gone (ms after its last process ended): {gone:?}");
+    println!("login {id} gone, ms after (its agent's event, its last process ended): {gone:?}");
     assert_eq!(
         b.eval("window.wmsLoad").unwrap(),
         "this-load",
         "the page was reloaded"
     );
-    // Within a second of the login being complete, and of its end (the agents learn of
-    // both from the kernel at once).
-    for (server, after, _) in &seen {
+    // Within a second of the agent telling, and of the login being complete or ended.
+    for (server, after_event, after_login, _) in &seen {
         assert!(
-            *after <= 1000,
-            "{server} showed login {id} {after} ms after it"
+            *after_event <= 1000 && *after_login <= 1000,
+            "{server} showed login {id} {after_event} ms after its agent's event, {after_login} ms after the login"
         );
     }
-    for (server, after) in &gone {
+    for (server, after_event, after_end) in &gone {
         assert!(
-            *after <= 1000,
-            "{server} dropped login {id} {after} ms after it ended"
+            *after_event <= 1000 && *after_end <= 1000,
+            "{server} dropped login {id} {after_event} ms after its agent's event, {after_end} ms after it ended"
         );
     }
 }
