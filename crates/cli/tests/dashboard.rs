@@ -365,6 +365,51 @@ fn thumbnail(b: &mut Browser, server: &str, id: u32, x: u32, y: u32) -> Value {
     .unwrap_or_else(|e| panic!("no thumbnail on {server}'s tile {id}: {e}"))
 }
 
+/// The RGB pixels of the thumbnail on session `id`'s tile, as the page decoded it.
+fn page_pixels(b: &mut Browser, server: &str, id: u32) -> (u32, u32, Vec<u8>) {
+    let v = b
+        .eval(&format!(
+            r#"const img = document.querySelector('{} img.thumb');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d');
+            g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, c.width, c.height).data;
+            const rgb = [];
+            for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
+            return [c.width, c.height, rgb]"#,
+            tile(server, id).replace('\'', "\\'")
+        ))
+        .unwrap();
+    let (w, h, rgb): (u32, u32, Vec<u8>) = serde_json::from_value(v).unwrap();
+    (w, h, rgb)
+}
+
+/// `wms session thumbnail ID --size small --server SERVER`, decoded: size and RGB.
+fn cli_thumbnail(client: &Client, server: &str, id: u32) -> (u32, u32, Vec<u8>) {
+    let dir = fresh_dir("dashboard-thumb");
+    let out = client
+        .command()
+        .args(["session", "thumbnail", &id.to_string(), "--size", "small"])
+        .args(["--server", server, "--output"])
+        .arg(&dir)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let path = dir.join(stdout(&out).trim());
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut d = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("a valid PNG");
+    let mut buf = vec![0; d.output_buffer_size().unwrap()];
+    let info = d.next_frame(&mut buf).expect("a PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    let _ = std::fs::remove_dir_all(&dir);
+    (info.width, info.height, buf)
+}
+
 fn close_to(a: &Value, (r, g, bl): (u8, u8, u8)) -> bool {
     let c: Vec<i64> = a
         .as_array()
@@ -402,6 +447,15 @@ fn the_tiles_match_the_session_list_of_every_server_thumbnails_included() {
             ..Default::default()
         },
     );
+    // A window of another colour, so the pictures have something to compare.
+    let _window = desk.open_window(wms_testkit::WindowSpec {
+        x: 500,
+        y: 300,
+        width: 320,
+        height: 240,
+        color: (0xf0, 0xc0, 0x10),
+        ..Default::default()
+    });
     let term = sshd.open_session(&user(Role::Plain2), "exec sleep 600", true);
     let d = Dashboard::start(&client, &["--server", "lab-a", "--server", "lab-b"]);
     let mut b = open(&d, &["lab-a", "lab-b"]);
@@ -444,13 +498,40 @@ fn the_tiles_match_the_session_list_of_every_server_thumbnails_included() {
             "{t}"
         );
     }
-    // Each picture is the dashboard's own (no other origin), and the same as `wms`
-    // gives for the session.
-    let pic = thumbnail(&mut b, "lab-a", desk.session_id(), 4, 4);
-    assert!(
-        !pic["src"].as_str().unwrap().contains("://"),
-        "the thumbnail is not loaded from the dashboard: {pic}"
-    );
+    // Each picture is the dashboard's own (no other origin), and what `wms session
+    // thumbnail` gives for the session through the same server.
+    for server in ["lab-a", "lab-b"] {
+        let pic = thumbnail(&mut b, server, desk.session_id(), 4, 4);
+        assert!(
+            !pic["src"].as_str().unwrap().contains("://"),
+            "the thumbnail is not loaded from the dashboard: {pic}"
+        );
+        let page = page_pixels(&mut b, server, desk.session_id());
+        let cli = cli_thumbnail(&client, server, desk.session_id());
+        assert_eq!((page.0, page.1), (cli.0, cli.1));
+        let differ = page
+            .2
+            .iter()
+            .zip(&cli.2)
+            .filter(|(p, c)| p.abs_diff(**c) > 8)
+            .count();
+        assert!(
+            differ * 100 < page.2.len(),
+            "{differ} of {} samples differ between the page's picture and wms's",
+            page.2.len()
+        );
+        // The window shows where it is on the screen: 160/1024 of its place.
+        let at = |x: u32, y: u32| ((y * page.0 + x) * 3) as usize;
+        let centre = at(660 * 160 / 1024, 420 * 160 / 1024);
+        assert!(
+            page.2[centre..centre + 3]
+                .iter()
+                .zip([0xf0u8, 0xc0, 0x10])
+                .all(|(p, w)| p.abs_diff(w) <= 8),
+            "not the window's colour in the picture: {:?}",
+            &page.2[centre..centre + 3]
+        );
+    }
     b.save_screenshot(SUITE, "tiles-2-matched");
 }
 
