@@ -1219,7 +1219,10 @@ fn the_page_is_usable_by_keyboard_and_readable_at_200_percent_zoom() {
         .eval(&format!(
             r#"const w = innerWidth, out = [];
             if (document.documentElement.scrollWidth > w) out.push('page ' + document.documentElement.scrollWidth);
-            for (const e of document.querySelectorAll('button[data-action], input#search, select#sort, {sel}')) {{
+            const all = document.querySelectorAll('button[data-action], input#search, select#sort, {sel}');
+            // The five actions, the search, the sort and the tile.
+            if (all.length !== 8) out.push(all.length + ' elements to look at, not 8');
+            for (const e of all) {{
                 const r = e.getBoundingClientRect();
                 if (r.left < 0 || r.right > w) out.push(e.outerHTML.slice(0, 60) + ' ' + r.left + '..' + r.right);
                 if (e.scrollWidth > e.clientWidth + 1) out.push('clipped: ' + e.outerHTML.slice(0, 60));
