@@ -47,7 +47,21 @@ impl Client {
 
     /// Saves `agent` as system `name` with an administrator's token, its certificate pinned.
     fn add(&self, name: &str, agent: &Agent) {
-        let token = agent.token(&format!("dashboard-{name}"));
+        self.add_as(name, agent, "admin");
+    }
+
+    /// Saves `agent` as system `name` with a token of `role`.
+    fn add_as(&self, name: &str, agent: &Agent, role: &str) {
+        let out = agent.wmsd(&[
+            "token",
+            "create",
+            "--name",
+            &format!("dashboard-{name}"),
+            "--role",
+            role,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let token = stdout(&out).trim().to_string();
         let fp = agent.fingerprint();
         let out = self.wms(&[
             "system",
@@ -1285,4 +1299,65 @@ fn the_page_is_usable_by_keyboard_and_readable_at_200_percent_zoom() {
         .unwrap();
     assert_untouched(id, &pids);
     b.save_screenshot(SUITE, "keyboard-3-closed");
+}
+
+#[test]
+fn what_an_operators_token_may_not_do_is_shown_unavailable_and_refused_by_the_agent() {
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add_as("lab-a", &a, "operator");
+    let sshd = Sshd::start();
+    let plain = sshd.open_session(&user(Role::Plain), "exec sleep 600", false);
+    let admin = sshd.open_session(&user(Role::Admin), "exec sleep 600", false);
+    let (pid, aid) = (plain.session_id(), admin.session_id());
+    let admin_pids = session_pids(aid);
+    let d = Dashboard::start(&client, &["--server", "lab-a"]);
+    let mut b = open(&d, &["lab-a"]);
+    for id in [pid, aid] {
+        let sel = tile("lab-a", id).replace('\'', "\\'");
+        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
+            .unwrap();
+    }
+    // SPEC 5: an operator acts on sessions of non-administrators only.
+    let page = tiles(&mut b, "lab-a");
+    let allowed = |id: u32| -> Vec<String> {
+        page[&id.to_string()]["allowed"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    for verb in ["close", "disconnect", "lock", "message"] {
+        assert!(allowed(pid).iter().any(|v| v == verb), "{:?}", allowed(pid));
+        assert!(
+            !allowed(aid).iter().any(|v| v == verb),
+            "{:?}",
+            allowed(aid)
+        );
+    }
+    // The administrator's tile alone selected: Log off is unavailable.
+    b.check(&format!("{} input.select", tile("lab-a", aid)))
+        .unwrap();
+    b.wait_for(
+        "document.querySelector('button[data-action=close]').disabled && document.querySelector('article.tile input.select:checked')",
+        SOON,
+    )
+    .unwrap_or_else(|e| panic!("Log off is offered for an administrator's session: {e}"));
+    b.save_screenshot(SUITE, "operator-1-unavailable");
+    // With the plain user's too, the what-if says which would be logged off, and that
+    // the other is not the operator's to touch.
+    let targets = preview(&mut b, "lab-a", &[pid, aid], "close", None, "operator-2");
+    println!("operator's what-if: {targets:?}");
+    assert_ne!(targets[&pid], targets[&aid]);
+    let mut outcome = |id: u32| {
+        b.eval(&format!(
+            "document.querySelector('#action-targets li[data-session=\"{id}\"]').dataset.outcome"
+        ))
+        .unwrap()
+    };
+    assert_eq!(outcome(pid), "WhatIf");
+    assert_eq!(outcome(aid), "AccessDenied");
+    b.click("button#action-close").unwrap();
+    assert_untouched(aid, &admin_pids);
 }

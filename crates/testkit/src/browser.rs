@@ -99,7 +99,8 @@ pub fn test_output_dir(suite: &str) -> PathBuf {
     };
     let dir = root.join(suite);
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-    dir
+    // A path to print without `..` in it.
+    fs::canonicalize(&dir).unwrap_or(dir)
 }
 
 impl Browser {
