@@ -1361,3 +1361,61 @@ fn what_an_operators_token_may_not_do_is_shown_unavailable_and_refused_by_the_ag
     b.click("button#action-close").unwrap();
     assert_untouched(aid, &admin_pids);
 }
+
+#[test]
+fn a_message_and_a_disconnect_from_the_page_reach_the_sessions() {
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    let sshd = Sshd::start();
+    let shell = sshd.open_session(
+        &user(Role::Plain),
+        "exec env PS1='wms$ ' bash --norc --noprofile -i",
+        true,
+    );
+    wait_screen(&shell, "a prompt", |t| t.contains("wms$ "));
+    let mut away = sshd.open_session(
+        &user(Role::Plain2),
+        "nohup sleep 600 >/dev/null 2>&1 & exec sleep 601",
+        true,
+    );
+    let (sid, did) = (shell.session_id(), away.session_id());
+    let d = Dashboard::start(&client, &["--server", "lab-a"]);
+    let mut b = open(&d, &["lab-a"]);
+    for id in [sid, did] {
+        let sel = tile("lab-a", id).replace('\'', "\\'");
+        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
+            .unwrap();
+    }
+
+    let text = format!("Pens down in five minutes {}", std::process::id());
+    act(&mut b, "lab-a", &[sid], "message", Some(&text), "message");
+    assert!(
+        shell.wait_for_output(&text, SOON),
+        "the message never reached the terminal:\n{}",
+        shell.output_text()
+    );
+    // Ticked tiles stay ticked after an action: clear them before the next.
+    b.eval("document.querySelectorAll('article.tile input.select:checked').forEach(c => c.click()); return true")
+        .unwrap();
+
+    act(&mut b, "lab-a", &[did], "disconnect", None, "disconnect");
+    assert!(
+        away.wait_exit(SOON).is_some(),
+        "the ssh client is still connected"
+    );
+    wait_attr(&mut b, "lab-a", did, "data-state", "Disconnected");
+    assert_eq!(
+        client.list("lab-a")[&did.to_string()]["State"],
+        "Disconnected"
+    );
+    assert!(
+        session_pids(did)
+            .iter()
+            .any(|p| std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")),
+        "the session's programs did not outlive its connection"
+    );
+    b.save_screenshot(SUITE, "disconnect-2-disconnected");
+    kill_session(did);
+}
