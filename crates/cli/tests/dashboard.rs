@@ -1419,3 +1419,58 @@ fn a_message_and_a_disconnect_from_the_page_reach_the_sessions() {
     b.save_screenshot(SUITE, "disconnect-2-disconnected");
     kill_session(did);
 }
+
+#[test]
+fn an_xrdp_desktop_is_a_tile_with_its_picture_as_wms_gives_it() {
+    // The RDP tests' user (one xrdp of the kit runs at a time).
+    let rdp = wms_testkit::ensure_user("wmst-rdp", &[]);
+    wms_testkit::set_rdp_password(&rdp);
+    let xrdp = wms_testkit::XrdpServer::start();
+    let (_viewer, desk) = xrdp.connect(&rdp);
+    let id = desk.session_id;
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    let d = Dashboard::start(&client, &["--server", "lab-a"]);
+    let mut b = open(&d, &["lab-a"]);
+    assert_tiles_match_list(&mut b, &client, "lab-a");
+    let t = &tiles(&mut b, "lab-a")[&id.to_string()];
+    assert_eq!(
+        (&t["type"], &t["state"], &t["user"], &t["thumb"]),
+        (
+            &"x11".into(),
+            &"RemoteConnection".into(),
+            &"wmst-rdp".into(),
+            &true.into()
+        ),
+        "{t}"
+    );
+    // The client asked for 800x600: 160x120.
+    let pic = thumbnail(&mut b, "lab-a", id, 4, 4);
+    assert_eq!(
+        (&pic["width"], &pic["height"]),
+        (&160.into(), &120.into()),
+        "{pic}"
+    );
+    let page = page_pixels(&mut b, "lab-a", id);
+    let cli = cli_thumbnail(&client, "lab-a", id);
+    assert_eq!((page.0, page.1), (cli.0, cli.1));
+    let differ = page
+        .2
+        .iter()
+        .zip(&cli.2)
+        .filter(|(p, c)| p.abs_diff(**c) > 8)
+        .count();
+    assert!(
+        differ * 50 < page.2.len(),
+        "{differ} of {} samples differ between the page's picture and wms's",
+        page.2.len()
+    );
+    // Not a blank picture: the desktop shows more than one colour.
+    let first = &page.2[..3];
+    assert!(
+        page.2.chunks(3).any(|p| p != first),
+        "the picture is one colour"
+    );
+    b.save_screenshot(SUITE, "xrdp-1-tile");
+}
