@@ -1474,3 +1474,95 @@ fn an_xrdp_desktop_is_a_tile_with_its_picture_as_wms_gives_it() {
     );
     b.save_screenshot(SUITE, "xrdp-1-tile");
 }
+
+/// How many times `agent` has read session `id`'s screen (its audit's intents).
+fn screen_reads(agent: &Agent, id: u32) -> usize {
+    agent
+        .audit()
+        .iter()
+        .filter(|r| {
+            r["phase"] == "intent"
+                && r["verb"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("Get-WmsSession -Thumbnail"))
+                && r["sessionIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|i| i == id))
+        })
+        .count()
+}
+
+#[test]
+fn pictures_follow_the_screen_and_are_read_at_a_bounded_rate() {
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    let sshd = Sshd::start();
+    let desk = Desktop::start(
+        &sshd,
+        &user(Role::Plain),
+        DesktopOptions {
+            background: (0x20, 0x60, 0xa0),
+            ..Default::default()
+        },
+    );
+    let id = desk.session_id();
+    let d = Dashboard::start(&client, &["--server", "lab-a"]);
+    let mut b = open(&d, &["lab-a"]);
+    // Where the window will be: (500, 300) to (820, 540) of 1024x768.
+    let (x, y) = (660 * 160 / 1024, 420 * 160 / 1024);
+    let before = thumbnail(&mut b, "lab-a", id, x, y);
+    assert!(close_to(&before["rgb"], (0x20, 0x60, 0xa0)), "{before}");
+
+    // A window opens: the tile's picture shows it without a reload, within a few of the
+    // page's refreshes.
+    let _window = desk.open_window(wms_testkit::WindowSpec {
+        x: 500,
+        y: 300,
+        width: 320,
+        height: 240,
+        color: (0xf0, 0xc0, 0x10),
+        ..Default::default()
+    });
+    let opened = Instant::now();
+    loop {
+        let now = thumbnail(&mut b, "lab-a", id, x, y);
+        if close_to(&now["rgb"], (0xf0, 0xc0, 0x10)) {
+            break;
+        }
+        assert!(
+            opened.elapsed() < Duration::from_secs(30),
+            "the picture never showed the window: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!(
+        "the picture showed the new window after {:?}",
+        opened.elapsed()
+    );
+    b.save_screenshot(SUITE, "pictures-1-window-shown");
+
+    // However often a page asks, the screen is read at a bounded rate (once per 5 s a
+    // session): 80 asks in 8 s make one or two reads. Each ask replaces the last before
+    // its answer came (as scrolling does), so the dashboard must finish and keep a read
+    // the page stopped waiting for.
+    let reads = screen_reads(&a, id);
+    assert!(
+        reads >= 2,
+        "the agent's audit shows {reads} reads of the screen"
+    );
+    let started = Instant::now();
+    b.eval(&format!(
+        r#"const img = document.querySelector('{} img.thumb');
+        let n = 0;
+        const t = setInterval(() => {{ img.src = '/api/thumbnail?server=lab-a&id={id}&burst=' + n; if (++n === 80) clearInterval(t); }}, 100);
+        return true"#,
+        tile("lab-a", id).replace('\'', "\\'")
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    let took = started.elapsed();
+    let read = screen_reads(&a, id) - reads;
+    println!("{read} screen reads in {took:?} while the page asked 80 times");
+    assert!((1..=2).contains(&read), "{read} screen reads in {took:?}");
+}
