@@ -547,6 +547,48 @@ fn the_tiles_match_the_session_list_of_every_server_thumbnails_included() {
         );
     }
     b.save_screenshot(SUITE, "tiles-2-matched");
+
+    // Search: by user, then by server; sort by user.
+    let shown = |b: &mut Browser| -> Vec<(String, String)> {
+        serde_json::from_value(
+            b.eval("[...document.querySelectorAll('article.tile')].filter(t => t.checkVisibility()).map(t => [t.dataset.server, t.dataset.user])")
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    b.fill("input#search", "wmst-plain2").unwrap();
+    b.wait_for(
+        "[...document.querySelectorAll('article.tile')].filter(t => t.checkVisibility()).every(t => t.dataset.user === 'wmst-plain2')",
+        SOON,
+    )
+    .unwrap();
+    let only = shown(&mut b);
+    assert!(
+        only.iter().filter(|(_, u)| u == "wmst-plain2").count() >= 2,
+        "the terminal's tiles on both servers: {only:?}"
+    );
+    b.save_screenshot(SUITE, "tiles-3-search-user");
+    b.fill("input#search", "lab-b").unwrap();
+    b.wait_for(
+        "[...document.querySelectorAll('article.tile')].filter(t => t.checkVisibility()).every(t => t.dataset.server === 'lab-b')",
+        SOON,
+    )
+    .unwrap();
+    assert!(!shown(&mut b).is_empty());
+    b.fill("input#search", "").unwrap();
+    b.eval(
+        "const s = document.querySelector('select#sort'); s.value = 'user'; s.dispatchEvent(new Event('input', { bubbles: true })); s.dispatchEvent(new Event('change', { bubbles: true })); return true",
+    )
+    .unwrap();
+    b.wait_for(
+        r#"return [...document.querySelectorAll('section.server')].every(g => {
+            const users = [...g.querySelectorAll('article.tile')].map(t => t.dataset.user);
+            return users.length > 1 && users.every((u, i) => i === 0 || users[i - 1].localeCompare(u) <= 0);
+        })"#,
+        SOON,
+    )
+    .unwrap_or_else(|e| panic!("not sorted by user: {e}"));
+    b.save_screenshot(SUITE, "tiles-4-sorted-by-user");
 }
 
 /// Installs a watcher in the page that notes, by the page's clock, when each tile first
