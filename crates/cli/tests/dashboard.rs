@@ -620,6 +620,23 @@ fn the_tiles_match_the_session_list_of_every_server_thumbnails_included() {
     )
     .unwrap_or_else(|e| panic!("not sorted by user: {e}"));
     b.save_screenshot(SUITE, "tiles-4-sorted-by-user");
+
+    // Nothing came from anywhere but the dashboard (its assets are in the binary).
+    let asked = b.requests().unwrap();
+    let elsewhere: Vec<&String> = asked
+        .iter()
+        .filter(|u| !u.starts_with(&format!("{}/", d.origin)))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "the page asked elsewhere: {elsewhere:?}"
+    );
+    for path in ["/app.js", "/app.css", "/api/events", "/api/thumbnail?"] {
+        assert!(
+            asked.iter().any(|u| u.contains(path)),
+            "the page never asked for {path}: {asked:?}"
+        );
+    }
 }
 
 /// Installs a watcher in the page that notes, by the page's clock, when each tile first

@@ -15,6 +15,7 @@
 //   zoom {factor}                   -> the page as the browser's zoom shows it
 //   fetch {url, method, headers, body} -> {status, headers, body}, sent by node, not the page
 //   cookies                         -> the page's cookies, HttpOnly ones included
+//   requests                        -> every URL the page has asked for, in order
 //   close                           -> null, then node exits
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -36,6 +37,9 @@ const page = await context.newPage();
 page.on('console', (m) => process.stderr.write(`page console.${m.type()}: ${m.text()}\n`));
 page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
 const cdp = await context.newCDPSession(page);
+// Every URL the page asked for, in order (to tell that nothing is loaded from elsewhere).
+const requested = [];
+page.on('request', (r) => requested.push(r.url()));
 
 let closing = null;
 async function shutdown(code) {
@@ -181,6 +185,8 @@ async function run(c) {
       return nodeFetch(c.url, c);
     case 'cookies':
       return context.cookies();
+    case 'requests':
+      return requested;
     case 'close':
       return null;
     default:

@@ -370,6 +370,16 @@ impl Browser {
         Ok(v.as_array().cloned().unwrap_or_default())
     }
 
+    /// Every URL the page has asked for since the browser started (documents, scripts,
+    /// styles, images, fetches, event streams), in order.
+    pub fn requests(&mut self) -> Result<Vec<String>, BrowserError> {
+        let v = self.send(json!({"cmd": "requests"}), COMMAND_TIMEOUT)?;
+        serde_json::from_value(v).map_err(|e| BrowserError {
+            command: "requests".into(),
+            message: e.to_string(),
+        })
+    }
+
     /// Closes chromium and ends node (as dropping does); every process it started is gone
     /// when this returns.
     pub fn close(mut self) {

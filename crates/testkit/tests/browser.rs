@@ -191,6 +191,17 @@ fn the_driver_navigates_scripts_types_clicks_and_waits_with_a_bound() {
         b.eval("document.getElementById('name').value").unwrap(),
         "Adax"
     );
+    // Everything the page asked for, in order.
+    let asked = b.requests().unwrap();
+    assert_eq!(
+        asked,
+        [
+            format!("{url}/nowhere"),
+            format!("{url}/"),
+            format!("{url}/strict"),
+            format!("{url}/"),
+        ],
+    );
     // A selector that matches nothing is an error, not a hang.
     let err = b.click("#missing").unwrap_err();
     assert!(err.message.contains("#missing"), "{err}");
