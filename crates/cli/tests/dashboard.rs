@@ -1661,3 +1661,47 @@ fn a_desktop_started_while_the_page_is_open_becomes_a_desktop_tile() {
     let t = &tiles(&mut b, "lab-a")[&id.to_string()];
     assert!(shown.is_ok(), "desktop {id} is still shown as {t}");
 }
+
+#[test]
+fn a_hosts_file_names_the_groups_in_order_a_port_is_kept_and_sigint_ends_it() {
+    let (a, bb) = (Agent::tls(), Agent::tls());
+    let client = Client::new();
+    client.add("lab-a", &a);
+    client.add("lab-b", &bb);
+    let hosts = client.home.join("hosts");
+    std::fs::write(&hosts, "# the lab\nlab-b  # second room\n\nlab-a\n").unwrap();
+    let port = free_port();
+    let mut d = Dashboard::start(
+        &client,
+        &[
+            "--hosts-file",
+            hosts.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ],
+    );
+    assert_eq!(d.port, port, "{}", d.link);
+    let mut b = open(&d, &["lab-b", "lab-a"]);
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('section.server')].map(s => s.dataset.server)")
+            .unwrap(),
+        serde_json::json!(["lab-b", "lab-a"])
+    );
+    b.save_screenshot(SUITE, "hosts-file-1-groups");
+    drop(b);
+    // Ctrl+C ends it cleanly, having printed nothing but the link.
+    let _ = Command::new("kill")
+        .args(["-INT", &d.child.id().to_string()])
+        .status();
+    let end = Instant::now() + SOON;
+    let status = loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < end, "SIGINT did not end the dashboard");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", d.stderr());
+    let rest = d.rest.recv_timeout(SOON).expect("standard output closed");
+    assert_eq!(String::from_utf8_lossy(&rest), "");
+}
