@@ -725,6 +725,11 @@ fn a_new_login_appears_and_a_closed_one_disappears_without_reloading() {
         let published = agent.wait("SessionNew", id);
         seen.push((*server, at - published, at - logged_in, at - asked));
     }
+    b.eval(&format!(
+        "document.querySelector('{}').scrollIntoView({{ block: 'center' }}); return true",
+        tile("lab-a", id).replace('\'', "\\'")
+    ))
+    .unwrap();
     b.save_screenshot(SUITE, "live-1-login-shown");
     println!(
         "login {id} shown, ms after (its agent's event, the login complete, ssh started): {seen:?}"
@@ -1085,6 +1090,8 @@ fn a_stopped_agent_shows_an_error_on_its_group_while_the_other_server_keeps_work
         false,
         "lab-a shows an error too"
     );
+    b.eval(r#"document.querySelector('section.server[data-server="lab-b"] .server-error').scrollIntoView({ block: 'center' }); return true"#)
+        .unwrap();
     b.save_screenshot(SUITE, "stopped-1-error");
 
     // lab-a still follows its sessions: a login comes and goes on it.
