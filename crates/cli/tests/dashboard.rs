@@ -1712,3 +1712,54 @@ fn a_hosts_file_names_the_groups_in_order_a_port_is_kept_and_sigint_ends_it() {
     let rest = d.rest.recv_timeout(SOON).expect("standard output closed");
     assert_eq!(String::from_utf8_lossy(&rest), "");
 }
+
+#[test]
+fn what_the_keyboard_focuses_is_never_hidden_under_the_bar() {
+    let a = Agent::tls();
+    let client = Client::new();
+    client.add("lab-a", &a);
+    let sshd = Sshd::start();
+    // Enough tiles to scroll by (four rows and more at 1280 pixels).
+    let sessions: Vec<SshSession> = (0..30)
+        .map(|_| sshd.open_session(&user(Role::Plain), "exec sleep 600", false))
+        .collect();
+    let d = Dashboard::start(&client, &["--server", "lab-a"]);
+    let mut b = open(&d, &["lab-a"]);
+    for s in &sessions {
+        let sel = tile("lab-a", s.session_id()).replace('\'', "\\'");
+        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
+            .unwrap();
+    }
+    // From the last tile's checkbox back up to the toolbar, one Shift+Tab at a time.
+    b.eval("const boxes = document.querySelectorAll('article.tile input.select'); boxes[boxes.length - 1].focus(); return true")
+        .unwrap();
+    let mut hidden = Vec::new();
+    let mut steps = 0;
+    loop {
+        let at = b
+            .eval(
+                r#"const e = document.activeElement, r = e.getBoundingClientRect();
+                const bar = document.querySelector('header').getBoundingClientRect();
+                return { tile: e.closest('article.tile')?.dataset.session ?? null, top: r.top, bottom: r.bottom, bar: bar.bottom, height: innerHeight }"#,
+            )
+            .unwrap();
+        if at["tile"].is_null() {
+            break;
+        }
+        let (top, bottom) = (at["top"].as_f64().unwrap(), at["bottom"].as_f64().unwrap());
+        if top < at["bar"].as_f64().unwrap() || bottom > at["height"].as_f64().unwrap() {
+            hidden.push(at.clone());
+            if hidden.len() == 1 {
+                b.save_screenshot(SUITE, "focus-1-hidden");
+            }
+        }
+        steps += 1;
+        assert!(steps < 5000, "Shift+Tab never left the tiles");
+        b.press("Shift+Tab").unwrap();
+    }
+    assert!(steps >= 30, "only {steps} tiles were passed through");
+    assert!(
+        hidden.is_empty(),
+        "focused but hidden under the bar or below the window: {hidden:?}"
+    );
+}
