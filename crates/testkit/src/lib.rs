@@ -11,6 +11,7 @@
 //!   a pseudo-terminal owned by this kit, so a test reads the client's screen as a user would)
 //!   or without one ([`Sshd::open_session`], [`Sshd::run`]);
 //! - starts real X desktops (`Xvfb` with `openbox`) inside such sessions ([`Desktop`]);
+//! - drives a real headless `chromium` through `playwright-core` ([`Browser`]);
 //! - observes sessions the way the operating system shows them ([`session_pids`],
 //!   [`wait_session_gone`]).
 //!
@@ -45,6 +46,7 @@ use rustix::process::{Pid, Signal};
 #[allow(unsafe_code)]
 pub mod gen;
 
+mod browser;
 mod desktop;
 mod files;
 mod output;
@@ -56,6 +58,7 @@ mod users;
 mod xrdp;
 mod xwindow;
 
+pub use browser::*;
 pub use desktop::*;
 pub use files::*;
 use output::*;

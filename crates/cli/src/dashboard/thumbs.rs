@@ -83,15 +83,28 @@ pub async fn thumbnail(State(app): State<Arc<App>>, Query(want): Query<Want>) ->
     let answer = match app.thumbs.fresh((index, id)) {
         Some(a) => a,
         None => {
-            let _turn = app.thumbs.readers[index].acquire().await;
-            match app.thumbs.fresh((index, id)) {
-                Some(a) => a,
-                None => {
-                    let a = read(&app, index, id, &want.server).await;
-                    app.thumbs.keep((index, id), a.clone());
-                    a
+            // The read goes on to the end, and is kept, even if the page stops waiting
+            // for it (a page that scrolls or asks again drops its request): a read
+            // dropped half-way would never be kept, and each new ask would start another.
+            let app = app.clone();
+            let server = want.server;
+            let reading = tokio::spawn(async move {
+                let _turn = app.thumbs.readers[index].acquire().await;
+                match app.thumbs.fresh((index, id)) {
+                    Some(a) => a,
+                    None => {
+                        let a = read(&app, index, id, &server).await;
+                        app.thumbs.keep((index, id), a.clone());
+                        a
+                    }
                 }
-            }
+            });
+            reading.await.unwrap_or_else(|e| {
+                Err((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("reading the picture failed: {e}"),
+                ))
+            })
         }
     };
     match answer {

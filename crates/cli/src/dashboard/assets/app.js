@@ -454,6 +454,13 @@ function init() {
       $('#search').focus();
     }
   });
+  // What the keyboard focuses is scrolled to below the bar while the bar stays on
+  // screen (it scrolls away on narrow windows and at high zoom).
+  const bar = document.querySelector('header.bar');
+  new ResizeObserver(() => {
+    const sticky = getComputedStyle(bar).position === 'sticky';
+    document.documentElement.style.scrollPaddingTop = sticky ? `${bar.offsetHeight + 8}px` : '';
+  }).observe(bar);
   connect();
 }
 
