@@ -12,7 +12,11 @@
 //
 //     node scripts/bench-dashboard.mjs --url URL --hosts-file FILE --wms BIN --gen BIN
 //          --hosts N --ids ID,... --procs M --runs N --dashboard-pid PID
-//          --agent-pids PID,... --out FILE.json
+//          --agent-pids PID,... --out FILE.json [--profile FILE.cpuprofile]
+//
+// --profile: one more opening of the page with Chromium's JavaScript profiler on, its
+// profile written to FILE (DevTools opens it) and the functions that took the most time
+// (self time) in the results.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -237,7 +241,39 @@ async function openPage(first) {
     js_heap_mb: (m.JSHeapUsedSize ?? 0) / 1048576,
   });
   if (first) cookies = await ctx.cookies();
-  return { ctx, page, rec };
+  return { ctx, page, rec, cdp };
+}
+
+// One more opening with the JavaScript profiler on: the profile, and where its samples
+// fell (self time by function), the idle and the garbage collector's included.
+async function profileOnce(file) {
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  await ctx.addCookies(cookies);
+  await ctx.addInitScript(loadProbe, wanted);
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const t0 = now();
+  await page.goto(plainUrl, { waitUntil: 'commit', timeout: LOAD_TIMEOUT });
+  await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, { timeout: LOAD_TIMEOUT, polling: 50 });
+  const painted = (await page.evaluate(() => window.__bench.painted)) - t0;
+  const { profile } = await cdp.send('Profiler.stop');
+  await ctx.close();
+  writeFileSync(file, JSON.stringify(profile));
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const n = byId.get(profile.samples[i]);
+    const f = n.callFrame;
+    const url = f.url.replace(/^https?:\/\/[^/]+/, '');
+    const k = `${f.functionName || '(anonymous)'}${url ? ` ${url}:${f.lineNumber + 1}` : ''}`;
+    self.set(k, (self.get(k) ?? 0) + (dt[i + 1] ?? 0) / 1000);
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([fn, ms]) => ({ fn, ms: Math.round(ms * 10) / 10 }));
+  return { painted, top };
 }
 
 // ---- events --------------------------------------------------------------------------
@@ -403,6 +439,11 @@ async function main() {
   }
   await page.screenshot({ path: opt.out.replace(/\.json$/, '.png') }).catch(() => {});
   await ctx.close();
+  if (opt.profile) {
+    say(`profiling one more opening of the page (${opt.profile})`);
+    result.profile = await profileOnce(opt.profile);
+    for (const { fn, ms } of result.profile.top) say(`  ${ms.toFixed(1).padStart(8)} ms  ${fn}`);
+  }
 }
 
 let ending = null;
