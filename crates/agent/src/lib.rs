@@ -34,7 +34,7 @@ use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokens::{TokenStore, Verdict};
-use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
+use wms_core::api::{ActionRequest, ActionResponse, CallerInfo, ErrorResponse};
 use wms_core::{Caller, SessionId, Uid};
 use wms_host::peer::PeerCredentials;
 use wms_host::Host;
@@ -144,10 +144,11 @@ pub fn machine_id() -> Option<String> {
     wms_trust::machine_id()
 }
 
-/// The API: `GET /v1/sessions`, `POST /v1/actions`, `GET /openapi.json`.
+/// The API: `GET /v1/sessions`, `POST /v1/actions`, `GET /v1/caller`, `GET /openapi.json`.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/sessions", get(list))
+        .route("/v1/caller", get(whoami))
         .route("/v1/actions", post(action))
         .route("/v1/sessions/{id}/thumbnail", get(thumbs::thumbnail))
         .route("/v1/events", get(stream::events))
@@ -219,6 +220,28 @@ async fn list(
             tracing::error!(error = %e, "session scan panicked");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
+    }
+}
+
+/// `GET /v1/caller`: who the agent takes the caller to be (role, user, own session), so
+/// that a front end can show what the caller may not do before it asks. Authenticated as
+/// a listing is; unlike a listing, a local caller the kernel could not vouch for is
+/// refused, as it has no answer. It reads nothing and changes nothing: not audited.
+async fn whoami(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    match admission::authenticate(&st, &peer, &headers) {
+        Ok(Identified {
+            caller,
+            token: Some(_),
+        }) => Json(CallerInfo::of_token(&caller)).into_response(),
+        Ok(Identified {
+            caller,
+            token: None,
+        }) => Json(CallerInfo::of_user(&caller)).into_response(),
+        Err(denied) => denied.response(),
     }
 }
 
@@ -793,7 +816,13 @@ mod tests {
         assert_eq!(header["name"], "X-Wms-Session-Id");
         assert_eq!(header["schema"]["type"], "string");
         assert!(header["schema"]["pattern"].is_string());
-        for path in ["/v1/sessions", "/v1/actions", "/v1/events", "/metrics"] {
+        for path in [
+            "/v1/sessions",
+            "/v1/actions",
+            "/v1/caller",
+            "/v1/events",
+            "/metrics",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} is not described");
         }
     }
@@ -878,8 +907,8 @@ mod tests {
                 log.contains("\"via\":\"tcp\"") && log.contains("no token"),
                 "{log}"
             );
-            // Listing and metrics over TCP need a token too.
-            for path in ["/v1/sessions", "/metrics"] {
+            // Listing, asking who one is, and metrics over TCP need a token too.
+            for path in ["/v1/sessions", "/v1/caller", "/metrics"] {
                 let r = app(st.clone())
                     .oneshot(request("GET", path, tcp(), ""))
                     .await
@@ -893,13 +922,20 @@ mod tests {
         async fn a_local_caller_the_kernel_could_not_vouch_for_is_refused() {
             let (st, dir) = state();
             let peer = Peer::Unix(Err("the process that connected is gone".into()));
-            let r = app(st)
+            let r = app(st.clone())
                 .oneshot(request(
                     "POST",
                     "/v1/actions",
-                    peer,
+                    peer.clone(),
                     r#"{"verb":"close","all":true}"#,
                 ))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            assert!(body_text(r).await.contains("could not be identified"));
+            // Nor can it be told who it is.
+            let r = app(st)
+                .oneshot(request("GET", "/v1/caller", peer, ""))
                 .await
                 .unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN);

@@ -68,6 +68,7 @@ pub fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/sessions" => "/v1/sessions",
         "/v1/actions" => "/v1/actions",
+        "/v1/caller" => "/v1/caller",
         "/v1/events" => "/v1/events",
         "/metrics" => "/metrics",
         "/openapi.json" => "/openapi.json",

@@ -40,6 +40,11 @@ pub fn document() -> Value {
             "Thumbnail": {"type": "string", "description": "Set by the client (Get-WmsSession -Thumbnail): the PNG file it wrote; the agent never sends it"}
         }
     });
+    // Where a remote caller says which session it runs in (see `remote_own_session`).
+    let own_session_headers = json!([
+        {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
+        {"name": "X-Wms-Session-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^([1-9][0-9]{0,8}|[1-3][0-9]{9}|4[0-1][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[0-1][0-9]{2}|42949672[0-8][0-9]|429496729[0-4])$"}, "description": "Over TCP: the session the calling command runs in, on its host: a session ID from 1 to 4294967294, in decimal digits. Anything else is refused with 400."}
+    ]);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -65,10 +70,7 @@ pub fn document() -> Value {
                 "post": {
                     "summary": "Close, disconnect, lock or unlock sessions, or send them a message; the intent is audited before anything is done, the outcomes after",
                     "security": [{}, {"bearer": []}],
-                    "parameters": [
-                        {"name": "X-Wms-Machine-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}, "description": "Over TCP: the caller's host's machine ID (/etc/machine-id, else the boot ID). When it is this host's, X-Wms-Session-Id names the caller's own session, which is protected."},
-                        {"name": "X-Wms-Session-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^([1-9][0-9]{0,8}|[1-3][0-9]{9}|4[0-1][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[0-1][0-9]{2}|42949672[0-8][0-9]|429496729[0-4])$"}, "description": "Over TCP: the session the calling command runs in, on its host: a session ID from 1 to 4294967294, in decimal digits. Anything else is refused with 400."}
-                    ],
+                    "parameters": own_session_headers.clone(),
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}}},
                     "responses": {
                         "200": {"description": "One result per target", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionResponse"}}}},
@@ -80,6 +82,21 @@ pub fn document() -> Value {
                         "429": {"$ref": "#/components/responses/TooMany"},
                         "500": {"$ref": "#/components/responses/Error"},
                         "503": {"$ref": "#/components/responses/Error"}
+                    }
+                }
+            },
+            "/v1/caller": {
+                "get": {
+                    "summary": "Who this agent takes the caller to be: its role, its user on this host (left out for a token, which is nobody's), and the session it runs in here (left out when none), which is what the rules of POST /v1/actions look at; nothing is changed or audited",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": own_session_headers,
+                    "responses": {
+                        "200": {"description": "The caller", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallerInfo"}}}},
+                        "400": {"$ref": "#/components/responses/Error"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "403": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/TooMany"},
+                        "500": {"$ref": "#/components/responses/Error"}
                     }
                 }
             },
@@ -149,6 +166,15 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                 "Session": session,
+                "CallerInfo": {
+                    "type": "object",
+                    "required": ["role"],
+                    "properties": {
+                        "role": {"type": "string", "enum": ["administrator", "operator", "user"], "description": "administrator: any session; operator: sessions of non-administrators; user: only the caller's own (SPEC 5)"},
+                        "uid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967294u32, "description": "The caller's user ID on this host (callers on the Unix socket)"},
+                        "ownSession": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967294u32, "description": "The session the caller runs in on this host, which nobody may close, disconnect or lock through the agent"}
+                    }
+                },
                 "ActionRequest": {
                     "description": "A verb and its targets: sessionIds (a non-empty list) or all: true, not both; lock and message take a message (the lock notice, the text sent) and only they do, except that lock and unlock with logind: true ask logind instead and take none. whatIf plans and changes nothing.",
                     "oneOf": [

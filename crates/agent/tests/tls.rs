@@ -126,8 +126,22 @@ fn tcp_callers_without_a_valid_token_are_refused_change_nothing_and_are_audited(
     assert_eq!(r.body["results"][0]["Outcome"], "AccessDenied", "{r:?}");
     assert_eq!(r.body["results"][0]["SessionId"], admin.session_id());
 
-    // Listing needs a token over TCP too; the API description does not.
+    // Listing needs a token over TCP too, and so does asking who one is; the API
+    // description does not.
     let r = agent.request("GET", "/v1/sessions", &[], "");
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = agent.request("GET", "/v1/caller", &[], "");
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(
+        r.body["error"].as_str().unwrap().starts_with("no token"),
+        "{r:?}"
+    );
+    let r = agent.request(
+        "GET",
+        "/v1/caller",
+        &[("Authorization", &bearer(&soon_revoked))],
+        "",
+    );
     assert_eq!(r.status, 401, "{r:?}");
     let r = agent.request("GET", "/openapi.json", &[], "");
     assert_eq!(r.status, 200, "{r:?}");
@@ -186,6 +200,44 @@ fn tcp_callers_without_a_valid_token_are_refused_change_nothing_and_are_audited(
     for t in [&soon_revoked, &operator, &wrong] {
         assert!(!everything.contains(&t[4..]), "a token was written down");
     }
+}
+
+#[test]
+fn a_token_caller_is_told_its_role_and_its_own_session_only_when_on_this_host() {
+    let agent = Agent::start();
+    let operator = agent.token("desk", "operator");
+    let auth = bearer(&operator);
+    let here = machine_id();
+    let ask = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        agent.request("GET", "/v1/caller", &all, "")
+    };
+    // The token's role, and no user: a token is nobody's on this host.
+    let r = ask(&[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, serde_json::json!({"role": "operator"}));
+    // The session named counts when the machine named is this one, as for an action.
+    let r = ask(&[("X-Wms-Machine-Id", &here), ("X-Wms-Session-Id", "42")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body,
+        serde_json::json!({"role": "operator", "ownSession": 42})
+    );
+    let elsewhere = "ffffffffffffffffffffffffffffffff";
+    let r = ask(&[("X-Wms-Machine-Id", elsewhere), ("X-Wms-Session-Id", "42")]);
+    assert_eq!(r.body, serde_json::json!({"role": "operator"}), "{r:?}");
+    let r = ask(&[("X-Wms-Machine-Id", &here), ("X-Wms-Session-Id", "banana")]);
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-Wms-Session-Id"),
+        "{r:?}"
+    );
+    // Reading who one is changes nothing and records nothing.
+    assert!(agent.audit().is_empty(), "{:?}", agent.audit());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wms_core::api::{ActionRequest, ActionResponse, ErrorResponse};
+use wms_core::api::{ActionRequest, ActionResponse, CallerInfo, ErrorResponse};
 use wms_core::Session;
 use wms_trust::{self as tls, Pin};
 
@@ -199,6 +199,17 @@ impl AgentClient {
         serde_json::from_slice(&body).map_err(|e| ClientError::BadAnswer {
             who: self.describe(),
             what: "session list",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Who the agent takes this client's caller to be (`GET /v1/caller`): for a token, its
+    /// role and no user; on the Unix socket, the user the kernel vouched for.
+    pub async fn caller(&self) -> Result<CallerInfo, ClientError> {
+        let body = self.request(Method::GET, "/v1/caller", None).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::BadAnswer {
+            who: self.describe(),
+            what: "description of the caller",
             reason: e.to_string(),
         })
     }

@@ -36,6 +36,28 @@ pub enum Command {
     /// Remote servers (their wmsd agents): add, list, remove, like Add-WmsSystem.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Every session of the chosen servers in a browser, like MultiPoint Dashboard: a tile
+    /// per session (a thumbnail for desktops), kept current from the agents' events, and
+    /// lock, unlock, log off, disconnect and send message on one tile or many, each
+    /// previewed and confirmed.
+    ///
+    /// Serves a page on 127.0.0.1 and prints its link; the link lets in one browser, once.
+    /// The agents are reached with the servers `wms system add` saved; the browser never
+    /// holds their tokens.
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Server to show (repeatable); default localhost.
+    #[arg(long = "server", visible_alias = "computer-name", value_name = "HOST")]
+    pub servers: Vec<String>,
+    /// Also show every host named in FILE (one per line; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<std::path::PathBuf>,
+    /// The port on 127.0.0.1 to serve the page on (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -450,22 +472,28 @@ pub fn to_request(cli: Cli) -> Result<Request, UsageError> {
                 ..request(Verb::Get, SelectionArg::Ids(ids), t.common)
             })
         }
-        Command::Session(SessionCommand::Watch(w)) => Ok(Request {
-            servers: w.servers,
-            hosts_file: w.hosts_file,
-            ..request(
-                Verb::Get,
-                SelectionArg::All,
-                Common {
-                    servers: Vec::new(),
-                    hosts_file: None,
-                    verbose: false,
-                    debug: false,
-                    error_action: None,
-                    warning_action: None,
-                },
-            )
-        }),
+        Command::Dashboard(d) => Ok(every_session(d.servers, d.hosts_file)),
+        Command::Session(SessionCommand::Watch(w)) => Ok(every_session(w.servers, w.hosts_file)),
+    }
+}
+
+/// Every session of the servers named (a watch, the dashboard).
+fn every_session(servers: Vec<String>, hosts_file: Option<std::path::PathBuf>) -> Request {
+    Request {
+        servers,
+        hosts_file,
+        ..request(
+            Verb::Get,
+            SelectionArg::All,
+            Common {
+                servers: Vec::new(),
+                hosts_file: None,
+                verbose: false,
+                debug: false,
+                error_action: None,
+                warning_action: None,
+            },
+        )
     }
 }
 

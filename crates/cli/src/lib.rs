@@ -9,6 +9,7 @@ pub mod agent_client;
 pub mod cli;
 pub mod cmdlet;
 pub mod confirm;
+pub mod dashboard;
 mod debug_log;
 pub mod exec;
 pub mod filter;

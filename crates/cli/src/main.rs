@@ -88,6 +88,16 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let cli::Command::Dashboard(d) = &parsed.command {
+        let port = d.port;
+        return match cli::to_request(parsed) {
+            Ok(req) => run_with(req, |plan| wms_cli::dashboard::run(plan, port)),
+            Err(msg) => {
+                eprintln!("wms: {msg}");
+                ExitCode::from(exit::USAGE)
+            }
+        };
+    }
     let watch = match &parsed.command {
         cli::Command::Session(cli::SessionCommand::Watch(w)) => Some(match w.output {
             cli::WatchOutput::Lines => watch::WatchFormat::Lines,

@@ -1,7 +1,8 @@
 //! The agent's wire types (HTTP/JSON, version 1), shared by `wmsd` and the `wms` client so
 //! both speak one definition. Session objects travel as Get-WmsSession prints them.
 
-use crate::model::{SessionId, Verb};
+use crate::authz::{authorize, Caller, Decision, DenyReason, Role, TargetFacts};
+use crate::model::{SessionId, Uid, Verb};
 use crate::outcome::TargetResult;
 use crate::plan::Selection;
 use serde::{Deserialize, Serialize};
@@ -174,9 +175,188 @@ pub struct ErrorResponse {
     pub error: String,
 }
 
+/// `GET /v1/caller`: who the agent takes the caller to be, so that a front end can show
+/// beforehand what the caller may not do there, by the same rules ([`authorize`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerInfo {
+    pub role: Role,
+    /// The caller's user on that host; left out for a caller known by a token, which is
+    /// nobody's there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<Uid>,
+    /// The session the caller runs in on that host, which is protected; left out when it
+    /// runs in none there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_session: Option<SessionId>,
+}
+
+/// The user ID of a caller whose user is not known: `(uid_t)-1`, which no account has.
+const NO_UID: Uid = Uid(u32::MAX);
+
+impl CallerInfo {
+    /// A caller the host knows by its user (on the agent's Unix socket, or in-process).
+    pub fn of_user(caller: &Caller) -> CallerInfo {
+        CallerInfo {
+            role: caller.role,
+            uid: Some(caller.uid),
+            own_session: caller.own_session,
+        }
+    }
+
+    /// A caller known by a token: its role, and its own session if it named one on this
+    /// host, but no user.
+    pub fn of_token(caller: &Caller) -> CallerInfo {
+        CallerInfo {
+            uid: None,
+            ..CallerInfo::of_user(caller)
+        }
+    }
+
+    /// The caller as the rules take it. Without a user ID the caller's is one no account
+    /// has; decide with [`CallerInfo::authorize`], which does not lean on that.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            uid: self.uid.unwrap_or(NO_UID),
+            role: self.role,
+            own_session: self.own_session,
+        }
+    }
+
+    /// Whether this caller may apply `verb` to `target` ([`authorize`]). A plain user whose
+    /// user ID is not known cannot be shown to own any session, so every change is denied
+    /// it, as if each session were another user's (deny by default).
+    pub fn authorize(&self, verb: Verb, target: &TargetFacts) -> Decision {
+        match authorize(&self.caller(), verb, target) {
+            Decision::Allow if self.uid.is_none() && self.role == Role::User => {
+                if !verb.changes_state() {
+                    Decision::Allow
+                } else if target.is_admin {
+                    Decision::Deny(DenyReason::AdministratorSession)
+                } else {
+                    Decision::Deny(DenyReason::OtherUsersSession)
+                }
+            }
+            decision => decision,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn facts(id: u32, uid: u32, is_admin: bool) -> TargetFacts {
+        TargetFacts {
+            session_id: SessionId(id),
+            uid: Uid(uid),
+            is_admin,
+        }
+    }
+
+    #[test]
+    fn caller_info_speaks_spec_5s_roles_in_camel_case_and_leaves_out_what_it_does_not_know() {
+        let operator = Caller {
+            uid: Uid(1001),
+            role: Role::Operator,
+            own_session: Some(SessionId(7)),
+        };
+        let info = CallerInfo::of_user(&operator);
+        let text = serde_json::to_string(&info).unwrap();
+        assert_eq!(text, r#"{"role":"operator","uid":1001,"ownSession":7}"#);
+        assert_eq!(serde_json::from_str::<CallerInfo>(&text).unwrap(), info);
+        assert_eq!(info.caller(), operator);
+        let token = CallerInfo::of_token(&Caller {
+            uid: NO_UID,
+            role: Role::Administrator,
+            own_session: None,
+        });
+        assert_eq!(
+            serde_json::to_string(&token).unwrap(),
+            r#"{"role":"administrator"}"#
+        );
+        let user: CallerInfo = serde_json::from_str(r#"{"role":"user","uid":1000}"#).unwrap();
+        assert_eq!(user.role, Role::User);
+        assert_eq!(user.own_session, None);
+        // A role the rules do not know is an error, not a guess.
+        assert!(serde_json::from_str::<CallerInfo>(r#"{"role":"admin"}"#).is_err());
+        assert!(serde_json::from_str::<CallerInfo>(r#"{"uid":0}"#).is_err());
+    }
+
+    #[test]
+    fn caller_info_decides_as_the_rules_do() {
+        let admin = CallerInfo {
+            role: Role::Administrator,
+            uid: None,
+            own_session: Some(SessionId(1)),
+        };
+        assert_eq!(
+            admin.authorize(Verb::Close, &facts(2, 0, true)),
+            Decision::Allow
+        );
+        assert_eq!(
+            admin.authorize(Verb::Lock, &facts(1, 0, true)),
+            Decision::Deny(DenyReason::OwnSession)
+        );
+        let operator = CallerInfo {
+            role: Role::Operator,
+            ..admin.clone()
+        };
+        assert_eq!(
+            operator.authorize(Verb::Close, &facts(2, 1000, false)),
+            Decision::Allow
+        );
+        assert_eq!(
+            operator.authorize(Verb::Thumbnail, &facts(2, 0, true)),
+            Decision::Deny(DenyReason::AdministratorSession)
+        );
+        let user = CallerInfo {
+            role: Role::User,
+            uid: Some(Uid(1000)),
+            own_session: None,
+        };
+        assert_eq!(
+            user.authorize(Verb::Close, &facts(2, 1000, false)),
+            Decision::Allow
+        );
+        assert_eq!(
+            user.authorize(Verb::Close, &facts(3, 1001, false)),
+            Decision::Deny(DenyReason::OtherUsersSession)
+        );
+    }
+
+    #[test]
+    fn a_user_whose_uid_is_not_known_may_change_nothing() {
+        let nobody = CallerInfo {
+            role: Role::User,
+            uid: None,
+            own_session: None,
+        };
+        // Not even a session whose user ID is the one that stands in for "not known".
+        for verb in [
+            Verb::Close,
+            Verb::Disconnect,
+            Verb::Lock,
+            Verb::Unlock,
+            Verb::Message,
+            Verb::Thumbnail,
+        ] {
+            assert_eq!(
+                nobody.authorize(verb, &facts(2, u32::MAX, false)),
+                Decision::Deny(DenyReason::OtherUsersSession),
+                "{verb:?}"
+            );
+            assert_eq!(
+                nobody.authorize(verb, &facts(3, 0, true)),
+                Decision::Deny(DenyReason::AdministratorSession),
+                "{verb:?}"
+            );
+        }
+        assert_eq!(
+            nobody.authorize(Verb::Get, &facts(2, u32::MAX, false)),
+            Decision::Allow
+        );
+    }
 
     #[test]
     fn requests_round_trip_and_refuse_unknown_fields() {

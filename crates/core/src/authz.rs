@@ -5,9 +5,12 @@
 //! session the command runs in; anyone may list.
 
 use crate::model::{SessionId, Uid, Verb};
+use serde::{Deserialize, Serialize};
 
-/// The caller's role, decided by the host (groups) or the agent (token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The caller's role, decided by the host (groups) or the agent (token). On the wire
+/// (`GET /v1/caller`) it is SPEC 5's word: `administrator`, `operator`, `user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
     Operator,

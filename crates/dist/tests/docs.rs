@@ -54,6 +54,7 @@ fn both_man_pages_render_without_warnings() {
             &["--user", "--state", "--idle", "wide"],
         ),
         ("wms-session-close.1", &["--what-if", "--all"]),
+        ("wms-dashboard.1", &["--hosts-file", "--port", "127.0.0.1"]),
     ] {
         let (out, warnings) = render(page);
         assert_eq!(warnings, "", "{page}: groff warned");
@@ -86,6 +87,7 @@ fn every_subcommand_has_its_page() {
         "wms-session-message.1",
         "wms-session-thumbnail.1",
         "wms-session-watch.1",
+        "wms-dashboard.1",
         "wms-system-add.1",
         "wmsd.1",
         "wmsd-serve.1",

@@ -5,9 +5,9 @@
 //! status of SPEC section 6. All network calls run on one runtime.
 
 mod act;
-mod backend;
+pub(crate) mod backend;
 mod fleet;
-mod report;
+pub(crate) mod report;
 mod thumbs;
 
 use crate::cmdlet::{ActionPreference, OutputFormat};

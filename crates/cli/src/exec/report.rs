@@ -8,7 +8,7 @@ use crate::output::{stdout_line, WriteError};
 use crate::plan::{unix_verb, Spelling};
 use wms_core::{Outcome, TargetResult, Verb};
 
-fn past_tense(verb: Verb) -> &'static str {
+pub(crate) fn past_tense(verb: Verb) -> &'static str {
     match verb {
         Verb::Get => "listed",
         Verb::Close => "closed",
