@@ -16,7 +16,9 @@
 //
 // --profile: one more opening of the page with Chromium's JavaScript profiler on, its
 // profile written to FILE (DevTools opens it) and the functions that took the most time
-// (self time) in the results.
+// (self time) in the results; and one under Chromium's tracing (FILE without .cpuprofile,
+// .trace.json: DevTools' Performance panel opens it), the page's long main-thread steps
+// (script, style, layout, paint) in the results.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -276,6 +278,48 @@ async function profileOnce(file) {
   return { painted, top };
 }
 
+// One more opening under Chromium's tracing: the page's main thread, its long steps in
+// order (the script's functions, style, layout, paint), from the trace.
+const STEPS = new Set(['FunctionCall', 'EvaluateScript', 'v8.evaluateModule', 'ParseHTML', 'UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'EventDispatch']);
+async function traceOnce(file) {
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  await ctx.addCookies(cookies);
+  await ctx.addInitScript(loadProbe, wanted);
+  const page = await ctx.newPage();
+  await browser.startTracing(page, { path: file, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+  const t0 = now();
+  await page.goto(plainUrl, { waitUntil: 'commit', timeout: LOAD_TIMEOUT });
+  await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, { timeout: LOAD_TIMEOUT, polling: 50 });
+  const painted = (await page.evaluate(() => window.__bench.painted)) - t0;
+  await sleep(300);
+  const trace = JSON.parse((await browser.stopTracing()).toString());
+  await ctx.close();
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const thread = (e) => `${e.pid}/${e.tid}`;
+  const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args.name === 'CrRendererMain').map(thread));
+  const layout = new Map();
+  for (const e of events) if (e.name === 'Layout' && e.dur && mains.has(thread(e))) layout.set(thread(e), (layout.get(thread(e)) ?? 0) + e.dur);
+  const main = [...layout].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const on = events.filter((e) => thread(e) === main && e.ph === 'X' && e.dur);
+  const start = Math.min(...on.map((e) => e.ts));
+  const steps = on
+    .filter((e) => STEPS.has(e.name) && e.dur >= 10_000)
+    .sort((a, b) => a.ts - b.ts)
+    .map((e) => {
+      const a = e.args || {};
+      let what = e.name;
+      if (e.name === 'FunctionCall') what += ` ${a.data?.functionName || '(anonymous)'}`;
+      if (e.name === 'Layout') what += ` (${a.beginData?.dirtyObjects} of ${a.beginData?.totalObjects} objects)`;
+      if (e.name === 'UpdateLayoutTree') what += ` (${a.elementCount} elements)`;
+      if (e.name === 'EventDispatch') what += ` ${a.data?.type}`;
+      return { at: Math.round((e.ts - start) / 100) / 10, ms: Math.round(e.dur / 100) / 10, what };
+    });
+  // Nested steps (a layout forced inside a function) are listed under it, not added up.
+  const total = {};
+  for (const e of on) if (STEPS.has(e.name)) total[e.name] = Math.round(((total[e.name] ?? 0) + e.dur / 1000) * 10) / 10;
+  return { painted, steps, total };
+}
+
 // ---- events --------------------------------------------------------------------------
 // The watch: every event line, by "Type/SessionId", with the time each server's arrived.
 const watchSeen = new Map();
@@ -443,6 +487,11 @@ async function main() {
     say(`profiling one more opening of the page (${opt.profile})`);
     result.profile = await profileOnce(opt.profile);
     for (const { fn, ms } of result.profile.top) say(`  ${ms.toFixed(1).padStart(8)} ms  ${fn}`);
+    const traceFile = opt.profile.replace(/\.cpuprofile$/, '') + '.trace.json';
+    say(`tracing one more opening of the page (${traceFile}): the main thread's long steps`);
+    result.trace = await traceOnce(traceFile);
+    for (const { at, ms, what } of result.trace.steps) say(`  at ${at.toFixed(0).padStart(6)} ms  ${ms.toFixed(1).padStart(7)} ms  ${what}`);
+    say(`  in all (nested included): ${Object.entries(result.trace.total).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
   }
 }
 
