@@ -148,20 +148,21 @@ function loadProbe(want) {
   let count = 0;
   const tilesIn = (n) => (n.nodeType === 1 ? (n.matches('article.tile') ? 1 : 0) + n.querySelectorAll('article.tile').length : 0);
   const check = (records) => {
+    const t = stamp(); // the document as it is now: what follows is this probe's own time
     let look = false;
     for (const r of records) {
       if (r.type === 'attributes') look = true;
       for (const n of r.addedNodes) count += tilesIn(n);
       for (const n of r.removedNodes) count -= tilesIn(n);
     }
-    if (count > 0 && b.firstTile === null) b.firstTile = stamp();
+    if (count > 0 && b.firstTile === null) b.firstTile = t;
     if (!look && count < b.want.size) return;
     const tiles = document.querySelectorAll('article.tile');
     if (tiles.length < b.want.size) return;
     let found = 0;
     for (const t of tiles) if (b.want.has(`${t.dataset.server}/${t.dataset.session}`)) found++;
     if (found < b.want.size) return;
-    b.dom = stamp();
+    b.dom = t;
     b.tiles = tiles.length;
     b.groups = document.querySelectorAll('section.server').length;
     b.groupsOk = document.querySelectorAll('section.server[data-status=ok]').length;
