@@ -57,6 +57,14 @@ impl SessionEvent {
     }
 }
 
+/// Whether `now` is in another state than `old`, or has become another kind of session
+/// (a desktop started in it, or ended: its Type and Display), or has another client
+/// (an RDP client came or went): a StateChanged carries the session as it is now.
+fn changed_state(old: &Session, now: &Session) -> bool {
+    (old.state, old.session_type, &old.display, &old.client_name)
+        != (now.state, now.session_type, &now.display, &now.client_name)
+}
+
 /// A journal line: the snapshot that starts it, or an event.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -204,7 +212,7 @@ impl Hub {
             match inner.known.get(id) {
                 None => event(EventType::SessionNew, s),
                 Some(old) => {
-                    if old.state != s.state {
+                    if changed_state(old, s) {
                         event(EventType::StateChanged, s);
                     }
                     if s.is_locked && (!old.is_locked || old.lock_message != s.lock_message) {
@@ -409,5 +417,46 @@ impl Journal {
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         self.events = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wms_core::{SessionState, SessionType};
+
+    fn session(id: u32) -> Session {
+        Session {
+            session_id: SessionId(id),
+            state: Some(SessionState::RemoteConnection),
+            user_name: "alice".into(),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(hub: &Hub, sessions: Vec<Session>) -> Vec<EventType> {
+        let mut rx = hub.subscribe();
+        hub.update(sessions).unwrap();
+        std::iter::from_fn(|| rx.try_recv().ok().map(|e| e.kind)).collect()
+    }
+
+    #[test]
+    fn a_desktop_started_in_a_session_is_a_state_change() {
+        let hub = Hub::open(None, "boot").unwrap();
+        assert_eq!(kinds(&hub, vec![session(3)]), [EventType::SessionNew]);
+        assert_eq!(kinds(&hub, vec![session(3)]), []);
+        let mut desktop = session(3);
+        desktop.session_type = Some(SessionType::X11);
+        desktop.display = Some(":5".into());
+        assert_eq!(kinds(&hub, vec![desktop.clone()]), [EventType::StateChanged]);
+        let mut connected = desktop.clone();
+        connected.client_name = Some("10.0.0.5".into());
+        assert_eq!(kinds(&hub, vec![connected]), [EventType::StateChanged]);
+        // What changes all the time (CPU, memory, idle) is not an event.
+        let mut busy = session(4);
+        hub.update(vec![busy.clone()]).unwrap();
+        busy.cpu_seconds = Some(3.0);
+        busy.idle_seconds = Some(60);
+        assert_eq!(kinds(&hub, vec![busy]), []);
     }
 }
