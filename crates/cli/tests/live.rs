@@ -19,6 +19,7 @@ struct Ev {
     kind: String,
     session: Option<u64>,
     locked: Option<bool>,
+    client: Option<String>,
 }
 
 /// A client of `GET /v1/events` on the agent's socket.
@@ -53,6 +54,7 @@ impl Watch {
                         kind: kind.clone(),
                         session: data["Session"]["SessionId"].as_u64(),
                         locked: data["Session"]["IsLocked"].as_bool(),
+                        client: data["Session"]["ClientName"].as_str().map(String::from),
                     };
                     if tx.send(ev).is_err() {
                         return;
@@ -114,7 +116,17 @@ fn events_of_real_ssh_sessions_come_in_order_and_resume_after_a_restart() {
     );
     let (locked, between) = watch.until(id, "Locked");
     assert_eq!(locked.locked, Some(true));
-    assert_eq!(between.len(), 1, "{between:?}");
+    // Nothing else about the session on the way, but its client becoming known once its
+    // shell started (a StateChanged that carries it).
+    let (last, before) = between.split_last().unwrap();
+    assert_eq!(last.kind, "Locked");
+    assert!(
+        before.len() <= 1
+            && before
+                .iter()
+                .all(|e| e.kind == "StateChanged" && e.client.is_some()),
+        "{between:?}"
+    );
     post(
         &agent,
         &format!("{{\"verb\":\"unlock\",\"sessionIds\":[{id}]}}"),
