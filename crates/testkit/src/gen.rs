@@ -317,9 +317,10 @@ fn kill_if_same(pid: u32, start: u64) -> bool {
     let Ok(fd) = rustix::process::pidfd_open(p, PidfdFlags::empty()) else {
         return false;
     };
-    // Checked after pinning: if the start time matches now, the pidfd names that process
-    // (a zombie still matches, and signalling a zombie is harmless).
-    if start_time(pid) != Some(start) {
+    // Checked after pinning: if the start time matches now, the pidfd names that process.
+    // A zombie still matches, but it has ended already and is not counted as signalled
+    // (the holder reaps it in its own time).
+    if start_time(pid) != Some(start) || !crate::processes::is_live(pid) {
         return false;
     }
     rustix::process::pidfd_send_signal(&fd, Signal::KILL).is_ok()
