@@ -526,12 +526,7 @@ fn the_tiles_match_the_session_list_of_every_server_thumbnails_included() {
         let page = page_pixels(&mut b, server, desk.session_id());
         let cli = cli_thumbnail(&client, server, desk.session_id());
         assert_eq!((page.0, page.1), (cli.0, cli.1));
-        let differ = page
-            .2
-            .iter()
-            .zip(&cli.2)
-            .filter(|(p, c)| p.abs_diff(**c) > 8)
-            .count();
+        let differ = differing(&page.2, &cli.2);
         assert!(
             differ * 100 < page.2.len(),
             "{differ} of {} samples differ between the page's picture and wms's",
@@ -770,17 +765,7 @@ fn read_screen(d: &Desktop) -> String {
     let shot = d.screenshot();
     let mut ppm = format!("P6\n{} {}\n255\n", shot.width, shot.height).into_bytes();
     ppm.extend_from_slice(&shot.rgb);
-    let mut child = Command::new("tesseract")
-        .args(["stdin", "stdout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run tesseract");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&ppm).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
+    common::ocr(&ppm)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -959,14 +944,7 @@ fn locking_two_desktops_from_the_page_shows_the_message_on_both_and_unlocking_re
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
     for id in &ids {
-        b.wait_for(
-            &format!(
-                "document.querySelector('{}')",
-                tile("lab-a", *id).replace('\'', "\\'")
-            ),
-            SOON,
-        )
-        .unwrap();
+        wait_tile(&mut b, "lab-a", *id);
     }
     b.save_screenshot(SUITE, "lock-1-open");
 
@@ -1012,14 +990,7 @@ fn log_off_shows_its_targets_and_changes_nothing_until_confirmed() {
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
     for id in &ids {
-        b.wait_for(
-            &format!(
-                "document.querySelector('{}')",
-                tile("lab-a", *id).replace('\'', "\\'")
-            ),
-            SOON,
-        )
-        .unwrap();
+        wait_tile(&mut b, "lab-a", *id);
     }
 
     let targets = preview(&mut b, "lab-a", &ids, "close", None, "logoff-1");
@@ -1530,12 +1501,7 @@ fn an_xrdp_desktop_is_a_tile_with_its_picture_as_wms_gives_it() {
     let page = page_pixels(&mut b, "lab-a", id);
     let cli = cli_thumbnail(&client, "lab-a", id);
     assert_eq!((page.0, page.1), (cli.0, cli.1));
-    let differ = page
-        .2
-        .iter()
-        .zip(&cli.2)
-        .filter(|(p, c)| p.abs_diff(**c) > 8)
-        .count();
+    let differ = differing(&page.2, &cli.2);
     assert!(
         differ * 50 < page.2.len(),
         "{differ} of {} samples differ between the page's picture and wms's",
@@ -1762,4 +1728,21 @@ fn what_the_keyboard_focuses_is_never_hidden_under_the_bar() {
         hidden.is_empty(),
         "focused but hidden under the bar or below the window: {hidden:?}"
     );
+}
+
+/// How many samples of two pictures of the same size differ by more than a rounding.
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x.abs_diff(**y) > 8).count()
+}
+
+/// Waits until the tile of session `id` of `server` is on the page.
+fn wait_tile(b: &mut Browser, server: &str, id: u32) {
+    b.wait_for(
+        &format!(
+            "document.querySelector('{}')",
+            tile(server, id).replace('\'', "\\'")
+        ),
+        SOON,
+    )
+    .unwrap();
 }

@@ -57,17 +57,7 @@ fn read_monitor(d: &Desktop, left: u32) -> String {
         let at = ((y * shot.width + left) * 3) as usize;
         ppm.extend_from_slice(&shot.rgb[at..at + (w * 3) as usize]);
     }
-    let mut child = Command::new("tesseract")
-        .args(["stdin", "stdout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run tesseract");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&ppm).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::ocr(&ppm)
 }
 
 /// Lowercase words of what tesseract read, for matching text despite line breaks.

@@ -325,3 +325,17 @@ pub fn wait_screen(s: &SshSession, what: &str, pred: impl Fn(&str) -> bool) -> S
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// What tesseract reads in `ppm` (a binary PPM image), as it printed it.
+pub fn ocr(ppm: &[u8]) -> String {
+    let mut child = Command::new("tesseract")
+        .args(["stdin", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tesseract");
+    child.stdin.take().unwrap().write_all(ppm).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
