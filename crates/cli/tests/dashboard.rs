@@ -250,6 +250,11 @@ fn tile(server: &str, id: u32) -> String {
     format!("article.tile[data-server=\"{server}\"][data-session=\"{id}\"]")
 }
 
+/// [`tile`], ready to stand in a single-quoted script string.
+fn tile_js(server: &str, id: u32) -> String {
+    tile(server, id).replace('\'', "\\'")
+}
+
 /// Every tile of `server` on the page, by session ID: its attributes, whether it has a
 /// thumbnail, and the group it sits in.
 fn tiles(b: &mut Browser, server: &str) -> BTreeMap<String, Value> {
@@ -375,7 +380,7 @@ fn thumbnail(b: &mut Browser, server: &str, id: u32, x: u32, y: u32) -> Value {
             g.drawImage(img, 0, 0);
             const p = g.getImageData({x}, {y}, 1, 1).data;
             return {{ width: img.naturalWidth, height: img.naturalHeight, rgb: [p[0], p[1], p[2]], src: img.getAttribute('src') }};"#,
-            tile(server, id).replace('\'', "\\'")
+            tile_js(server, id)
         ),
         SOON,
     )
@@ -395,7 +400,7 @@ fn page_pixels(b: &mut Browser, server: &str, id: u32) -> (u32, u32, Vec<u8>) {
             const rgb = [];
             for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
             return [c.width, c.height, rgb]"#,
-            tile(server, id).replace('\'', "\\'")
+            tile_js(server, id)
         ))
         .unwrap();
     let (w, h, rgb): (u32, u32, Vec<u8>) = serde_json::from_value(v).unwrap();
@@ -722,7 +727,7 @@ fn a_new_login_appears_and_a_closed_one_disappears_without_reloading() {
     }
     b.eval(&format!(
         "document.querySelector('{}').scrollIntoView({{ block: 'center' }}); return true",
-        tile("lab-a", id).replace('\'', "\\'")
+        tile_js("lab-a", id)
     ))
     .unwrap();
     b.save_screenshot(SUITE, "live-1-login-shown");
@@ -1002,7 +1007,7 @@ fn log_off_shows_its_targets_and_changes_nothing_until_confirmed() {
         assert!(
             b.eval(&format!(
                 "!!document.querySelector('{}')",
-                tile("lab-a", *id).replace('\'', "\\'")
+                tile_js("lab-a", *id)
             ))
             .unwrap()
                 == true,
@@ -1019,7 +1024,7 @@ fn log_off_shows_its_targets_and_changes_nothing_until_confirmed() {
     confirm(&mut b, "lab-a", &ids, "logoff-1");
     for id in &ids {
         assert_gone(*id);
-        let sel = tile("lab-a", *id).replace('\'', "\\'");
+        let sel = tile_js("lab-a", *id);
         b.wait_for(&format!("!document.querySelector('{sel}')"), SOON)
             .unwrap_or_else(|e| panic!("the tile of logged-off {id} stays: {e}"));
     }
@@ -1267,9 +1272,8 @@ fn the_page_is_usable_by_keyboard_and_readable_at_200_percent_zoom() {
     let pids = session_pids(id);
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
-    let sel = tile("lab-a", id).replace('\'', "\\'");
-    b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
-        .unwrap();
+    wait_tile(&mut b, "lab-a", id);
+    let sel = tile_js("lab-a", id);
 
     // At 200% the page reflows into half the width: nothing needs scrolling sideways, and
     // the toolbar and the tiles are whole on screen.
@@ -1360,9 +1364,7 @@ fn what_an_operators_token_may_not_do_is_shown_unavailable_and_refused_by_the_ag
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
     for id in [pid, aid] {
-        let sel = tile("lab-a", id).replace('\'', "\\'");
-        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
-            .unwrap();
+        wait_tile(&mut b, "lab-a", id);
     }
     // SPEC 5: an operator acts on sessions of non-administrators only.
     let page = tiles(&mut b, "lab-a");
@@ -1429,9 +1431,7 @@ fn a_message_and_a_disconnect_from_the_page_reach_the_sessions() {
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
     for id in [sid, did] {
-        let sel = tile("lab-a", id).replace('\'', "\\'");
-        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
-            .unwrap();
+        wait_tile(&mut b, "lab-a", id);
     }
 
     let text = format!("Pens down in five minutes {}", std::process::id());
@@ -1602,7 +1602,7 @@ fn pictures_follow_the_screen_and_are_read_at_a_bounded_rate() {
         let n = 0;
         const t = setInterval(() => {{ img.src = '/api/thumbnail?server=lab-a&id={id}&burst=' + n; if (++n === 80) clearInterval(t); }}, 100);
         return true"#,
-        tile("lab-a", id).replace('\'', "\\'")
+        tile_js("lab-a", id)
     ))
     .unwrap();
     std::thread::sleep(Duration::from_secs(8));
@@ -1625,7 +1625,7 @@ fn a_desktop_started_while_the_page_is_open_becomes_a_desktop_tile() {
     let desk = Desktop::start(&sshd, &user(Role::Plain), DesktopOptions::default());
     let id = desk.session_id();
     assert_eq!(client.list("lab-a")[&id.to_string()]["Type"], "x11");
-    let sel = tile("lab-a", id).replace('\'', "\\'");
+    let sel = tile_js("lab-a", id);
     let shown = b.wait_for(
         &format!("document.querySelector('{sel}')?.dataset.type === 'x11' && document.querySelector('{sel} img.thumb')"),
         Duration::from_secs(10),
@@ -1692,9 +1692,7 @@ fn what_the_keyboard_focuses_is_never_hidden_under_the_bar() {
     let d = Dashboard::start(&client, &["--server", "lab-a"]);
     let mut b = open(&d, &["lab-a"]);
     for s in &sessions {
-        let sel = tile("lab-a", s.session_id()).replace('\'', "\\'");
-        b.wait_for(&format!("document.querySelector('{sel}')"), SOON)
-            .unwrap();
+        wait_tile(&mut b, "lab-a", s.session_id());
     }
     // From the last tile's checkbox back up to the toolbar, one Shift+Tab at a time.
     b.eval("const boxes = document.querySelectorAll('article.tile input.select'); boxes[boxes.length - 1].focus(); return true")
@@ -1738,10 +1736,7 @@ fn differing(a: &[u8], b: &[u8]) -> usize {
 /// Waits until the tile of session `id` of `server` is on the page.
 fn wait_tile(b: &mut Browser, server: &str, id: u32) {
     b.wait_for(
-        &format!(
-            "document.querySelector('{}')",
-            tile(server, id).replace('\'', "\\'")
-        ),
+        &format!("document.querySelector('{}')", tile_js(server, id)),
         SOON,
     )
     .unwrap();
