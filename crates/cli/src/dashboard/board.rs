@@ -154,47 +154,51 @@ impl Board {
         });
     }
 
-    /// The server's whole list, as just read, and who it takes the dashboard to be.
-    pub fn replace(&self, index: usize, caller: Option<CallerInfo>, sessions: Vec<Session>) {
+    /// Changes server `index`'s group by `change`, and sends the whole group to the pages
+    /// if `change` says it changed anything.
+    fn change_group(&self, index: usize, change: impl FnOnce(&mut ServerState) -> bool) {
         let mut servers = self.lock();
         let s = &mut servers[index];
-        s.status = Status::Ok;
-        s.caller = caller;
-        s.sessions = sessions
-            .into_iter()
-            .filter(Session::is_login)
-            .map(|x| (x.session_id, x))
-            .collect();
+        if !change(s) {
+            return;
+        }
         let data = serde_json::to_string(&group(s)).unwrap_or_default();
         drop(servers);
         self.send("server", data);
+    }
+
+    /// The server's whole list, as just read, and who it takes the dashboard to be.
+    pub fn replace(&self, index: usize, caller: Option<CallerInfo>, sessions: Vec<Session>) {
+        self.change_group(index, |s| {
+            s.status = Status::Ok;
+            s.caller = caller;
+            s.sessions = sessions
+                .into_iter()
+                .filter(Session::is_login)
+                .map(|x| (x.session_id, x))
+                .collect();
+            true
+        });
     }
 
     /// The server can be seen again (its event stream resumed where it left off).
     pub fn reachable(&self, index: usize, caller: Option<CallerInfo>) {
-        let mut servers = self.lock();
-        let s = &mut servers[index];
-        if s.status == Status::Ok && s.caller == caller {
-            return;
-        }
-        s.status = Status::Ok;
-        s.caller = caller;
-        let data = serde_json::to_string(&group(s)).unwrap_or_default();
-        drop(servers);
-        self.send("server", data);
+        self.change_group(index, |s| {
+            let changed = s.status != Status::Ok || s.caller != caller;
+            s.status = Status::Ok;
+            s.caller = caller;
+            changed
+        });
     }
 
     /// The server cannot be seen, and why. Its tiles stay as last seen.
     pub fn unreachable(&self, index: usize, why: String) {
-        let mut servers = self.lock();
-        let s = &mut servers[index];
-        if s.status == Status::Error(why.clone()) {
-            return;
-        }
-        s.status = Status::Error(why);
-        let data = serde_json::to_string(&group(s)).unwrap_or_default();
-        drop(servers);
-        self.send("server", data);
+        self.change_group(index, |s| {
+            let why = Status::Error(why);
+            let changed = s.status != why;
+            s.status = why;
+            changed
+        });
     }
 
     /// A session new or changed (an agent's event, or a new listing here).
