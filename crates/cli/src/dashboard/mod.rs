@@ -137,12 +137,17 @@ on this machine; it lets in one browser, once. Ctrl+C ends the dashboard.",
         names.len(),
         if names.len() == 1 { "" } else { "s" }
     );
+    // Ended by SIGINT (Ctrl+C) or SIGTERM.
     let stop = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     };
     match axum::serve(listener, router)
